@@ -1,0 +1,119 @@
+"""Typed, frozen configuration: the only module that knows `params.yaml` exists.
+
+Each group of `params.yaml` maps to one pydantic model with `extra="forbid"` and strict types, so
+a typo, a string where a number belongs or an out-of-range value stops the stage before any work,
+with one line per problem naming the key, what was given, what is allowed and how to fix it
+(after scikit-learn's parameter validation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from convnets.errors import ConvnetsError
+
+DatasetName = Literal["fashion-mnist", "mnist", "cifar10"]
+MirrorUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+/$")]
+
+
+class _Group(BaseModel):
+    """A params.yaml group: frozen, strict (no "3" for 3), unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class BaseConfig(_Group):
+    seed: int = Field(ge=0, description="an integer >= 0")
+    dataset: DatasetName = Field(description="one of fashion-mnist, mnist, cifar10")
+    threads: int = Field(ge=1, le=256, description="an integer in [1, 256]")
+    device: Literal["auto", "cpu", "cuda"] = Field(description="one of auto, cpu, cuda")
+
+
+class DownloadConfig(_Group):
+    local_dirs: list[str] = Field(description="a list of folders holding the upstream files")
+    mirrors: list[MirrorUrl] = Field(
+        description="a list of http(s) base URLs ending in /, tried before the built-in mirrors"
+    )
+    timeout_s: float = Field(gt=0, le=3600, description="seconds in (0, 3600]")
+
+
+class PrepareConfig(_Group):
+    val_fraction: float = Field(gt=0, lt=1, description="a fraction in (0, 1)")
+    subset: int = Field(ge=0, description="0 (all images) or a per-class cap >= 1")
+
+
+class Params(_Group):
+    """All of params.yaml; a stage reads the groups it needs from it."""
+
+    base: BaseConfig
+    download: DownloadConfig
+    prepare: PrepareConfig
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml, raising one ConvnetsError that lists every problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConvnetsError(f"{path} not found. Fix: run from the repository root.") from None
+    except yaml.YAMLError as exc:
+        raise ConvnetsError(f"{path} is not valid YAML: {exc}") from None
+    return parse_params(raw, source=str(path))
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate an already-parsed params mapping (tests and `load_params` share this)."""
+    if not isinstance(raw, dict):
+        raise ConvnetsError(f"{source}: expected a mapping of groups, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(error, raw, source) for error in exc.errors()]
+        raise ConvnetsError("\n".join(lines)) from None
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
+    """One line: the key, the value given, what is allowed, and how to fix it."""
+    loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
+    key = ".".join(loc)  # the params key; a list item's index is shown beside the value
+    if error["type"] == "extra_forbidden":
+        group_model = _model_at(loc[:-1])
+        allowed = ", ".join(group_model.model_fields) if group_model else "?"
+        return (
+            f"{source}: unknown key '{key}'. Allowed keys here: {allowed}. "
+            f"Fix: remove or rename '{key}' in {source}."
+        )
+    if error["type"] == "missing":
+        return f"{source}: missing key '{key}' ({_allowed(loc)}). Fix: add it to {source}."
+    index = "".join(f"[{part}]" for part in error["loc"] if isinstance(part, int))
+    given = f"{key}{index} = {error.get('input')!r}" if index else repr(error.get("input"))
+    return (
+        f"{source}: '{key}' must be {_allowed(loc)}; got {given} ({error['msg']}). "
+        f"Fix: edit {source} or run `dvc exp run -S {key}=<value>`."
+    )
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at `loc`, if `loc` names a group."""
+    model: type[BaseModel] = Params
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _allowed(loc: list[str]) -> str:
+    """The field's description, which states its allowed values."""
+    model = _model_at(loc[:-1]) if len(loc) > 1 else Params
+    field = model.model_fields.get(loc[-1]) if model else None
+    if field and field.description:
+        return field.description
+    return "a valid value"

@@ -1,0 +1,126 @@
+"""The prepared dataset: seeded stratified train/validation split, untouched test set, stats.
+
+This is the contract between `prepare` and every later stage: one `.npz` of uint8 NHWC arrays,
+int64 labels and class names, loaded without pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from convnets import io
+from convnets.errors import ConvnetsError
+
+SPLITS = ("train", "val", "test")
+_KEYS = ("classes", *(f"{kind}_{split}" for split in SPLITS for kind in ("x", "y")))
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    x_train: np.ndarray  # uint8 (N, H, W, C)
+    y_train: np.ndarray  # int64 (N,)
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # (H, W, C)
+
+
+def cap_per_class(
+    images: np.ndarray, labels: np.ndarray, cap: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep at most `cap` seeded-random images of each class (0 keeps all), in original order."""
+    if cap == 0:
+        return images, labels
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate(
+        [rng.permutation(np.flatnonzero(labels == c))[:cap] for c in np.unique(labels)]
+    )
+    keep.sort()
+    return images[keep], labels[keep]
+
+
+def make_splits(
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    classes: tuple[str, ...],
+    val_fraction: float,
+    subset: int,
+    seed: int,
+) -> PreparedData:
+    """Stratified, seeded validation split of upstream's train set; test only capped by `subset`."""
+    x, y = cap_per_class(*train, subset, seed)
+    x_test, y_test = cap_per_class(*test, subset, seed + 1)
+    n_val = round(len(y) * val_fraction)
+    if n_val < len(classes) or len(y) - n_val < len(classes):
+        raise ConvnetsError(
+            f"prepare.val_fraction={val_fraction} of {len(y)} images leaves {n_val} for validation "
+            f"and {len(y) - n_val} for training; each needs at least one image per class "
+            f"({len(classes)}). Fix: raise prepare.subset or choose a val_fraction nearer 0.5."
+        )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=n_val, stratify=y, random_state=seed, shuffle=True
+    )
+    return PreparedData(x_train, y_train, x_val, y_val, x_test, y_test, tuple(classes))
+
+
+def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 NHWC images on the [0, 1] scale, in float64."""
+    scaled = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
+    return scaled.mean(axis=0).tolist(), scaled.std(axis=0).tolist()
+
+
+def summarize(data: PreparedData, dataset: str) -> dict:
+    """Counts per class and split, and the training split's normalization statistics."""
+    mean, std = channel_stats(data.x_train)
+    counts = {
+        split: {
+            name: int(np.sum(data.split(split)[1] == index))
+            for index, name in enumerate(data.classes)
+        }
+        for split in SPLITS
+    }
+    return {
+        "dataset": dataset,
+        "classes": list(data.classes),
+        "image_shape": list(data.image_shape),
+        "sizes": {split: len(data.split(split)[1]) for split in SPLITS},
+        "counts": counts,
+        "normalization": {"mean": mean, "std": std},
+    }
+
+
+def save_prepared(path: Path, data: PreparedData) -> None:
+    arrays = {key: getattr(data, key) for key in _KEYS if key != "classes"}
+    io.save_npz(path, classes=np.array(data.classes, dtype=str), **arrays)
+
+
+def load_prepared(path: Path) -> PreparedData:
+    """Load and sanity-check a prepared `.npz`; anything off names the stage to rerun."""
+    arrays = io.load_npz(path, _KEYS, producer="prepare")
+    classes = tuple(str(c) for c in arrays.pop("classes"))
+    data = PreparedData(classes=classes, **{k: arrays[k] for k in _KEYS if k != "classes"})
+    for split in SPLITS:
+        x, y = data.split(split)
+        if x.dtype != np.uint8 or x.ndim != 4 or y.shape != (len(x),):
+            raise ConvnetsError(
+                f"{path}: split {split!r} has images {x.dtype} {x.shape} and labels {y.shape}. "
+                f"Fix: run `dvc repro --force prepare`."
+            )
+        if len(y) and (y.min() < 0 or y.max() >= len(classes)):
+            raise ConvnetsError(
+                f"{path}: split {split!r} has labels outside 0..{len(classes) - 1}. "
+                f"Fix: run `dvc repro --force prepare`."
+            )
+    return data

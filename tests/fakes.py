@@ -1,0 +1,114 @@
+"""Tiny datasets in the upstream formats (IDX gz, CIFAR-10 binary tar.gz) and a local mirror."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io as stdio
+import tarfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from convnets.data.registry import (
+    CIFAR10,
+    CIFAR_DIR,
+    CIFAR_TEST_BATCH,
+    CIFAR_TRAIN_BATCHES,
+    MNIST,
+    DatasetSpec,
+    RemoteFile,
+)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array in the IDX format: magic (0, 0, 0x08, rank), big-endian dims, data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    return header + array.astype(np.uint8).tobytes()
+
+
+def cifar_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
+    """CIFAR-10 binary records: label byte, then the image as planes (C, H, W)."""
+    planes = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+    return np.concatenate([labels.astype(np.uint8)[:, None], planes], axis=1).tobytes()
+
+
+@dataclass
+class TinyIdx:
+    """A tiny MNIST-format dataset: .gz files on disk and a spec whose checksums match them."""
+
+    folder: Path
+    spec: DatasetSpec
+    arrays: dict[str, np.ndarray]
+
+
+def make_tiny_idx(folder: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> TinyIdx:
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.arange(n_train, dtype=np.uint8) % 10,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": np.arange(n_test, dtype=np.uint8) % 10,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, array in arrays.items():
+        payload = idx_bytes(array)
+        (folder / f"{name}.gz").write_bytes(gzip.compress(payload, mtime=0))
+        files.append(RemoteFile(f"{name}.gz", hashlib.md5(payload).hexdigest(), len(payload)))
+    spec = replace(MNIST, files=tuple(files), mirrors=())
+    return TinyIdx(folder, spec, arrays)
+
+
+@dataclass
+class TinyCifar:
+    folder: Path
+    spec: DatasetSpec
+    train: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+
+
+def cifar_tar(members: dict[str, bytes], extra: list[tarfile.TarInfo] = ()) -> bytes:
+    buffer = stdio.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, stdio.BytesIO(data))
+        for info in extra:
+            tar.addfile(info, stdio.BytesIO(b"x" * info.size) if info.isfile() else None)
+    return buffer.getvalue()
+
+
+def make_tiny_cifar(folder: Path, per_batch: int = 4, seed: int = 0) -> TinyCifar:
+    rng = np.random.default_rng(seed)
+    batches = {}
+    for name in (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH):
+        images = rng.integers(0, 256, (per_batch, 32, 32, 3), dtype=np.uint8)
+        labels = rng.integers(0, 10, per_batch).astype(np.int64)
+        batches[name] = (images, labels)
+    members = {f"{CIFAR_DIR}/{n}": cifar_bytes(*arrays) for n, arrays in batches.items()}
+    members[f"{CIFAR_DIR}/batches.meta.txt"] = "\n".join(CIFAR10.classes).encode()
+    archive = cifar_tar(members)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cifar-10-binary.tar.gz").write_bytes(archive)
+    remote = RemoteFile("cifar-10-binary.tar.gz", hashlib.md5(archive).hexdigest(), len(archive))
+    train_parts = [batches[n] for n in CIFAR_TRAIN_BATCHES]
+    train = tuple(np.concatenate(parts) for parts in zip(*train_parts, strict=True))
+    spec = replace(CIFAR10, files=(remote,), mirrors=())
+    return TinyCifar(folder, spec, train, batches[CIFAR_TEST_BATCH])
+
+
+@dataclass
+class Mirror:
+    """A local HTTP server; `routes` maps a path to bytes, an HTTP status, or ("slow", bytes)."""
+
+    url: str
+    routes: dict[str, object] = field(default_factory=dict)
+    hits: list[str] = field(default_factory=list)
+
+    def serve_folder(self, prefix: str, folder: Path) -> str:
+        for path in folder.iterdir():
+            self.routes[f"/{prefix}/{path.name}"] = path.read_bytes()
+        return f"{self.url}/{prefix}/"

@@ -1,0 +1,73 @@
+"""Run the real DVC pipeline in a throwaway copy of the repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy what git would ship (tracked and new, not ignored) into `dest`, as a fresh git repo."""
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    for stale in ("dvc.lock",):  # the copy must run every stage itself
+        (dest / stale).unlink(missing_ok=True)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "copy for a test")
+    return dest
+
+
+def git(repo: Path, *args: str) -> None:
+    env = os.environ | {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@localhost",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@localhost",
+    }
+    subprocess.run(["git", *args], cwd=repo, check=True, env=env)
+
+
+def set_params(repo: Path, **changes) -> None:
+    """Set dotted keys in the copy's params.yaml, e.g. set_params(repo, **{"prepare.subset": 5})."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for key, value in changes.items():
+        *groups, last = key.split(".")
+        target = params
+        for group in groups:
+            target = target[group]
+        target[last] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(repo, "commit", "-q", "-am", "test params")
+
+
+def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the venv's dvc with the venv's `convnets` on PATH, as `make repro` does."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = os.environ | {"PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+    result = subprocess.run(
+        [os.path.join(bin_dir, "dvc"), *args], cwd=repo, env=env, capture_output=True, text=True
+    )
+    if check and result.returncode:
+        raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result

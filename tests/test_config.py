@@ -1,0 +1,109 @@
+"""params.yaml validation: every bad value stops the stage with the key named, before any work."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from convnets.config import load_params, parse_params
+from convnets.errors import ConvnetsError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def with_value(key: str, value) -> dict:
+    params = copy.deepcopy(DEFAULTS)
+    *groups, last = key.split(".")
+    target = params
+    for group in groups:
+        target = target[group]
+    target[last] = value
+    return params
+
+
+def test_defaults_are_valid():
+    params = load_params(ROOT / "params.yaml")
+    assert params.base.dataset == "fashion-mnist"
+    with pytest.raises(Exception, match="frozen"):
+        params.base.seed = 1
+
+
+BAD_VALUES = [
+    ("base.seed", -1, "greater than or equal to 0"),
+    ("base.seed", "42", "valid integer"),
+    ("base.seed", 4.5, "valid integer"),
+    ("base.threads", 0, "greater than or equal to 1"),
+    ("base.dataset", "imagenet", "fashion-mnist, mnist, cifar10"),
+    ("base.device", "tpu", "auto, cpu, cuda"),
+    ("prepare.val_fraction", 2, "in (0, 1)"),
+    ("prepare.val_fraction", 0, "in (0, 1)"),
+    ("prepare.subset", -5, "per-class cap"),
+    ("prepare.subset", "all", "valid integer"),
+    ("download.timeout_s", -1, "seconds"),
+    ("download.mirrors", ["ftp://example.org/"], "http(s) base URLs"),
+    ("download.mirrors", "https://example.org/", "valid list"),
+    ("download.local_dirs", [3], "folders"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), BAD_VALUES)
+def test_bad_value_names_key_value_allowed_and_fix(key, value, allowed):
+    with pytest.raises(ConvnetsError) as error:
+        parse_params(with_value(key, value))
+    message = str(error.value)
+    assert len(message.splitlines()) == 1
+    shown = repr(value[0]) if isinstance(value, list) else repr(value)
+    assert f"'{key}'" in message and shown in message
+    assert allowed in message
+    assert "Fix:" in message
+
+
+@pytest.mark.parametrize("key", ["base.sead", "prepare.val_fracton", "nonsense"])
+def test_unknown_key_is_refused_with_allowed_keys(key):
+    params = with_value(key, 1)
+    with pytest.raises(ConvnetsError, match=rf"unknown key '{key}'.*Allowed keys here"):
+        parse_params(params)
+
+
+def test_missing_key_and_missing_group_are_named():
+    params = copy.deepcopy(DEFAULTS)
+    del params["prepare"]["subset"]
+    del params["download"]
+    with pytest.raises(ConvnetsError) as error:
+        parse_params(params)
+    lines = str(error.value).splitlines()
+    assert any("missing key 'prepare.subset'" in line for line in lines)
+    assert any("missing key 'download'" in line for line in lines)
+
+
+def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(with_value("prepare.val_fraction", 2)))
+    out = tmp_path / "out.npz"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "convnets.cli",
+            "prepare",
+            "--params",
+            str(params),
+            "--raw",
+            str(tmp_path / "missing"),
+            "--out",
+            str(out),
+            "--summary",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "prepare.val_fraction" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
