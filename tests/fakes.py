@@ -112,3 +112,19 @@ class Mirror:
         for path in folder.iterdir():
             self.routes[f"/{prefix}/{path.name}"] = path.read_bytes()
         return f"{self.url}/{prefix}/"
+
+
+def quadrant_images(n_per_class: int, size: int = 28, channels: int = 1, seed: int = 0):
+    """A learnable toy task: class k (of 4) has a bright square in quadrant k, plus noise.
+
+    Returns uint8 images (N, H, W, C) and int64 labels (N,).
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(4), n_per_class)
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, (len(labels), size, size, channels)).astype(np.uint8)
+    half = size // 2
+    for index, label in enumerate(labels):
+        top, left = (label // 2) * half, (label % 2) * half
+        images[index, top + 2 : top + half - 2, left + 2 : left + half - 2] = 220
+    return images, labels.astype(np.int64)

@@ -9,6 +9,13 @@ import pytest
 
 from tests.pipeline import copy_repo, dvc, set_params
 
+TINY_VARIANTS = {
+    "mlp": {"model": "mlp", "options": {"hidden": [32]}},
+    "cnn": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
+    "vgg": {"model": "vgg", "options": {"widths": [4, 8], "convs_per_stage": 1}},
+    "resnet": {"model": "resnet", "options": {"widths": [4, 8], "blocks_per_stage": 1}},
+}
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -21,7 +28,10 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     repo = copy_repo(tmp_path_factory.mktemp("pipeline"))
-    set_params(repo, **{"prepare.subset": 30})
+    set_params(
+        repo,
+        **{"prepare.subset": 30, "train.epochs": 1, "augment.copies": 1, "variants": TINY_VARIANTS},
+    )
     dvc(repo, "repro")
     return repo
 
@@ -31,6 +41,21 @@ def test_repro_writes_every_output(repo):
     assert summary["sizes"] == {"train": 270, "val": 30, "test": 300}
     assert (repo / "data/prepared/fashion-mnist.npz").stat().st_size > 0
     assert len(list((repo / "data/raw/fashion-mnist").iterdir())) == 5
+    assert (repo / "reports/augment/preview.png").stat().st_size > 0
+    for variant in TINY_VARIANTS:
+        assert (repo / f"models/{variant}/checkpoint.pt").stat().st_size > 0
+        metrics = json.loads((repo / f"reports/train/{variant}/metrics.json").read_text())
+        assert 0 <= metrics["best"]["val_accuracy"] <= 1
+
+
+def test_exp_show_lists_every_variant_metrics(repo):
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    workspace = shown[0]["data"]
+    files = workspace["metrics"]
+    for variant in TINY_VARIANTS:
+        assert f"reports/train/{variant}/metrics.json" in files
+    plots = dvc(repo, "plots", "show", "--json")
+    assert "reports/train/cnn/plots/metrics" in plots.stdout
 
 
 def test_second_repro_has_nothing_to_do(repo):

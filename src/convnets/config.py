@@ -9,7 +9,7 @@ with one line per problem naming the key, what was given, what is allowed and ho
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -46,12 +46,56 @@ class PrepareConfig(_Group):
     subset: int = Field(ge=0, description="0 (all images) or a per-class cap >= 1")
 
 
+class AugmentConfig(_Group):
+    copies: int = Field(ge=0, le=10, description="extra augmented copies per image, 0 to 10")
+    crop_padding: int = Field(ge=0, le=8, description="pixels of random shift, 0 to 8")
+    flip: bool = Field(description="true or false (false for digits: a flip changes them)")
+    rotation_deg: float = Field(ge=0, le=45, description="degrees in [0, 45]")
+    erasing_p: float = Field(ge=0, le=1, description="a probability in [0, 1]")
+    preview: int = Field(ge=1, le=32, description="images in the preview grid, 1 to 32")
+
+
+class TrainConfig(_Group):
+    epochs: int = Field(ge=1, le=1000, description="an integer in [1, 1000]")
+    batch_size: int = Field(ge=1, le=65536, description="an integer in [1, 65536]")
+    optimizer: Literal["sgd", "adamw"] = Field(description="one of sgd, adamw")
+    lr: float = Field(gt=0, le=10, description="a learning rate in (0, 10]")
+    momentum: float = Field(ge=0, lt=1, description="a number in [0, 1)")
+    weight_decay: float = Field(ge=0, le=1, description="a number in [0, 1]")
+    schedule: Literal["onecycle", "cosine"] = Field(description="one of onecycle, cosine")
+    warmup_fraction: float = Field(gt=0, lt=1, description="a fraction in (0, 1)")
+    label_smoothing: float = Field(ge=0, lt=1, description="a number in [0, 1)")
+    patience: int = Field(ge=0, description="epochs >= 0 (0 turns early stopping off)")
+    precision: Literal["auto", "fp32", "bf16"] = Field(description="one of auto, fp32, bf16")
+    batch_augment: bool = Field(description="true or false: re-augment every batch")
+
+
+class VariantConfig(_Group):
+    """One trained model: a registered architecture, its options, and training overrides."""
+
+    model: str = Field(description="a registered model name (mlp, cnn, vgg, resnet)")
+    options: dict[str, Any] = Field(description="a mapping of the model's options")
+    epochs: int | None = Field(default=None, ge=1, le=1000, description="train.epochs override")
+    lr: float | None = Field(default=None, gt=0, le=10, description="train.lr override")
+    batch_size: int | None = Field(default=None, ge=1, le=65536, description="an integer >= 1")
+    weight_decay: float | None = Field(default=None, ge=0, le=1, description="in [0, 1]")
+    batch_augment: bool | None = Field(default=None, description="train.batch_augment override")
+
+
+VariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")]
+
+
 class Params(_Group):
     """All of params.yaml; a stage reads the groups it needs from it."""
 
     base: BaseConfig
     download: DownloadConfig
     prepare: PrepareConfig
+    augment: AugmentConfig
+    train: TrainConfig
+    variants: dict[VariantName, VariantConfig] = Field(
+        min_length=1, description="a mapping of variant names (lowercase) to variants"
+    )
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -71,10 +115,25 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ConvnetsError(f"{source}: expected a mapping of groups, got {type(raw).__name__}")
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as exc:
         lines = [_describe(error, raw, source) for error in exc.errors()]
         raise ConvnetsError("\n".join(lines)) from None
+    _check_models(params, source)
+    return params
+
+
+def _check_models(params: Params, source: str) -> None:
+    """Each variant names a registered model with options that model accepts."""
+    from convnets.models.registry import validate_options
+
+    for name, variant in params.variants.items():
+        try:
+            validate_options(variant.model, variant.options, f"variants.{name}.options")
+        except ConvnetsError as exc:
+            raise ConvnetsError(
+                f"{source}: variants.{name}: {exc}. Fix: edit {source} or use `dvc exp run -S`."
+            ) from None
 
 
 def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
@@ -101,9 +160,14 @@ def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
 def _model_at(loc: list[str]) -> type[BaseModel] | None:
     """The pydantic model that validates the mapping at `loc`, if `loc` names a group."""
     model: type[BaseModel] = Params
-    for part in loc:
+    parts = iter(loc)
+    for part in parts:
         field = model.model_fields.get(part)
         annotation = field.annotation if field else None
+        if get_origin(annotation) is dict:  # e.g. variants: the next part is a user's name
+            annotation = get_args(annotation)[1]
+            if next(parts, None) is None:
+                return None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None
         model = annotation

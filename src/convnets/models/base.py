@@ -1,0 +1,73 @@
+"""What every model shares: input normalization, a feature extractor and a classifier head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from convnets.errors import ConvnetsError
+
+
+class ImageClassifier(nn.Module):
+    """`head(features(normalize(x)))` for float images in [0, 1], shape (N, C, H, W).
+
+    Normalization lives in the model as buffers, so a checkpoint or ONNX file carries it and no
+    caller can get it wrong. `features` ends in the penultimate vector (N, D) that the report
+    projects to 2-D.
+    """
+
+    def __init__(self, features: nn.Module, head: nn.Module, in_channels: int):
+        super().__init__()
+        self.features = features
+        self.head = head
+        self.register_buffer("mean", torch.zeros(1, in_channels, 1, 1))
+        self.register_buffer("std", torch.ones(1, in_channels, 1, 1))
+
+    def set_normalization(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.mean.copy_(torch.tensor(mean).view_as(self.mean))
+        self.std.copy_(torch.tensor(std).clamp_min(1e-6).view_as(self.std))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features((x - self.mean) / self.std))
+
+
+def feature_shape(module: nn.Module, in_channels: int, image_size: int, name: str) -> torch.Size:
+    """The output shape of `module` for one image, with a clear error if the input is too small.
+
+    This is how layer sizes derive from the input shape instead of constants like 9216.
+    """
+    probe = torch.zeros(1, in_channels, image_size, image_size)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            shape = module(probe).shape[1:]
+    except RuntimeError as exc:
+        raise ConvnetsError(
+            f"model {name!r}: its options shrink a {in_channels}x{image_size}x{image_size} input "
+            f"to nothing ({str(exc).splitlines()[0]}). Fix: fewer stages, smaller stride or "
+            f"kernel, or more padding in variants.<name>.options."
+        ) from None
+    finally:
+        module.train(was_training)
+    if 0 in shape:
+        raise ConvnetsError(
+            f"model {name!r}: its options shrink a {image_size}x{image_size} input to "
+            f"{tuple(shape)}. Fix: fewer stages, smaller stride or kernel, or more padding."
+        )
+    return shape
+
+
+def conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1, padding: int = 1):
+    """The workhorse 3x3 block; no conv bias, since BatchNorm's shift replaces it."""
+    return [
+        nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,54 @@
+"""The lesson's small CNN: conv + pool blocks, then fully connected layers.
+
+Stride and padding are options so that their effect on the output size (and on accuracy) can be
+tried with `dvc exp run -S variants.cnn.options.stride=2`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from torch import nn
+
+from convnets.models.base import ImageClassifier, feature_shape
+from convnets.models.registry import ModelOptions, register_model
+
+
+class CNNOptions(ModelOptions):
+    channels: list[int] = Field(default=[32, 64], min_length=1)  # output channels per block
+    kernel_size: int = Field(default=3, ge=1, le=11)
+    stride: int = Field(default=1, ge=1, le=4)
+    padding: int = Field(default=1, ge=0, le=5)
+    pool: int = Field(default=2, ge=1, le=4)  # max-pool window and stride after each conv; 1 = none
+    batch_norm: bool = True
+    hidden: int = Field(default=128, ge=1)  # units of the fully connected layer
+    dropout: float = Field(default=0.3, ge=0, lt=1)
+
+
+@register_model("cnn", CNNOptions, "conv + pool blocks, then fully connected")
+def build_cnn(in_channels: int, num_classes: int, image_size: int, options: CNNOptions):
+    blocks: list[nn.Module] = []
+    c_in = in_channels
+    for c_out in options.channels:
+        conv = nn.Conv2d(
+            c_in,
+            c_out,
+            options.kernel_size,
+            options.stride,
+            options.padding,
+            bias=not options.batch_norm,
+        )
+        blocks += [conv, nn.BatchNorm2d(c_out)] if options.batch_norm else [conv]
+        blocks.append(nn.ReLU(inplace=True))
+        if options.pool > 1:
+            blocks.append(nn.MaxPool2d(options.pool))
+        c_in = c_out
+    trunk = nn.Sequential(*blocks)
+    flat = feature_shape(trunk, in_channels, image_size, "cnn").numel()
+    features = nn.Sequential(
+        trunk,
+        nn.Flatten(),
+        nn.Linear(flat, options.hidden),
+        nn.ReLU(inplace=True),
+        nn.Dropout(options.dropout),
+    )
+    return ImageClassifier(features, nn.Linear(options.hidden, num_classes), in_channels)

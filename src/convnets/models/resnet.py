@@ -1,0 +1,57 @@
+"""ResNet-style: basic residual blocks (He et al., 2016), sized for 28x28 and 32x32 images.
+
+A stage's first block halves the resolution and changes the width, so its shortcut is a
+projection (1x1 conv, stride 2); every other block adds its input unchanged (identity).
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from convnets.models.base import ImageClassifier, conv_bn_relu, feature_shape
+from convnets.models.registry import ModelOptions, register_model
+
+
+class ResNetOptions(ModelOptions):
+    widths: list[int] = Field(default=[32, 64, 128], min_length=1)  # channels per stage
+    blocks_per_stage: int = Field(default=2, ge=1, le=8)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+@register_model("resnet", ResNetOptions, "basic residual blocks, projection shortcuts")
+def build_resnet(in_channels: int, num_classes: int, image_size: int, options: ResNetOptions):
+    layers: list[nn.Module] = conv_bn_relu(in_channels, options.widths[0])
+    c_in = options.widths[0]
+    for stage, width in enumerate(options.widths):
+        for block in range(options.blocks_per_stage):
+            stride = 2 if stage and block == 0 else 1
+            layers.append(BasicBlock(c_in, width, stride))
+            c_in = width
+    trunk = nn.Sequential(*layers)
+    feature_shape(trunk, in_channels, image_size, "resnet")
+    features = nn.Sequential(
+        trunk, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(options.dropout)
+    )
+    return ImageClassifier(features, nn.Linear(c_in, num_classes), in_channels)

@@ -1,0 +1,38 @@
+"""VGG-style: stages of 3x3 conv + BatchNorm + ReLU, max-pooling between stages.
+
+Stacked 3x3 convolutions see as far as one large kernel with fewer weights (Simonyan &
+Zisserman, 2014). Global average pooling replaces VGG's huge fully connected layers, which
+suits 28x28 and 32x32 inputs.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from torch import nn
+
+from convnets.models.base import ImageClassifier, conv_bn_relu, feature_shape
+from convnets.models.registry import ModelOptions, register_model
+
+
+class VGGOptions(ModelOptions):
+    widths: list[int] = Field(default=[32, 64, 128], min_length=1)  # channels per stage
+    convs_per_stage: int = Field(default=2, ge=1, le=4)
+    dropout: float = Field(default=0.2, ge=0, lt=1)
+
+
+@register_model("vgg", VGGOptions, "3x3 conv + BatchNorm stacks, pooling between stages")
+def build_vgg(in_channels: int, num_classes: int, image_size: int, options: VGGOptions):
+    layers: list[nn.Module] = []
+    c_in = in_channels
+    for stage, width in enumerate(options.widths):
+        if stage:
+            layers.append(nn.MaxPool2d(2))
+        for _ in range(options.convs_per_stage):
+            layers += conv_bn_relu(c_in, width)
+            c_in = width
+    trunk = nn.Sequential(*layers)
+    feature_shape(trunk, in_channels, image_size, "vgg")  # fails clearly if too many stages
+    features = nn.Sequential(
+        trunk, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(options.dropout)
+    )
+    return ImageClassifier(features, nn.Linear(c_in, num_classes), in_channels)

@@ -1,0 +1,1 @@
+"""Figures, one module per family; every one is drawn with Agg, saved atomically, then closed."""

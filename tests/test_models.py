@@ -1,0 +1,71 @@
+"""Every registered model, on both input kinds: shape, finiteness, gradients, bad options."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from convnets.errors import ConvnetsError
+from convnets.models import create_model, model_names
+from convnets.models.registry import validate_options
+
+INPUTS = [(1, 28), (3, 32)]
+
+
+@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize(("channels", "size"), INPUTS, ids=["1x28x28", "3x32x32"])
+def test_model_shape_finite_and_every_parameter_learns(name, channels, size):
+    torch.manual_seed(0)
+    model = create_model(name, channels, 7, size)
+    model.set_normalization([0.5] * channels, [0.25] * channels)
+    x = torch.rand(4, channels, size, size)
+    logits = model(x)
+    assert logits.shape == (4, 7)
+    assert torch.isfinite(logits).all()
+    logits.logsumexp(dim=1).sum().backward()
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
+    assert no_grad == []
+    features = model.features((x - model.mean) / model.std)
+    assert features.ndim == 2 and features.shape[0] == 4
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_channels_last_and_bf16_match_fp32(name):
+    torch.manual_seed(0)
+    model = create_model(name, 1, 10, 28).eval()
+    x = torch.rand(3, 1, 28, 28)
+    reference = model(x)
+    fast = model.to(memory_format=torch.channels_last)(
+        x.contiguous(memory_format=torch.channels_last)
+    )
+    torch.testing.assert_close(fast, reference, atol=1e-4, rtol=1e-4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(x).float()
+    assert (low.argmax(1) == reference.argmax(1)).float().mean() >= 2 / 3
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ConvnetsError, match=r"unknown model 'alexnet'; known models: cnn, mlp"):
+        create_model("alexnet", 1, 10, 28)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("cnn", {"channels": [8, 8, 8, 8, 8], "pool": 2}, "shrink"),
+        ("cnn", {"kernel_size": 11, "padding": 0, "channels": [4, 4, 4]}, "shrink"),
+        ("vgg", {"widths": [4, 4, 4, 4, 4, 4]}, "shrink"),
+        ("resnet", {"blocks_per_stage": 0}, "greater than or equal to 1"),
+        ("mlp", {"hidden": []}, "at least 1"),
+        ("cnn", {"stride": "2"}, "valid integer"),
+        ("vgg", {"depth": 3}, "options of 'vgg' are: widths"),
+    ],
+)
+def test_options_that_do_not_fit_are_refused(name, options, message):
+    with pytest.raises(ConvnetsError, match=message):
+        create_model(name, 1, 10, 28, options)
+
+
+def test_option_error_names_the_params_key():
+    with pytest.raises(ConvnetsError, match=r"variants.x.options.dropout"):
+        validate_options("mlp", {"dropout": 1.5}, "variants.x.options")

@@ -1,0 +1,276 @@
+"""Training: a tiny run end to end, determinism, best-checkpoint choice, DDP, bad inputs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from convnets import io, training
+from convnets.augment import AugmentSettings
+from convnets.checkpoint import check_matches_data, load_checkpoint
+from convnets.cli import main
+from convnets.data.prepared import PreparedData, save_prepared
+from convnets.distributed import World
+from convnets.errors import ConvnetsError
+from convnets.runtime import resolve_runtime
+from convnets.training import TrainSettings, fit
+from tests.fakes import quadrant_images
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSES = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A folder with tiny prepared and augmented data and a params.yaml for a 2-epoch run."""
+    x, y = quadrant_images(40)
+    xt, yt = quadrant_images(10, seed=1)
+    data = PreparedData(x[:120], y[:120], x[120:], y[120:], xt, yt, CLASSES)
+    save_prepared(tmp_path / "prepared.npz", data)
+    io.save_npz(tmp_path / "augmented.npz", x_train=data.x_train, y_train=data.y_train)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"].update(epochs=3, batch_size=16, lr=0.05)
+    params["augment"]["flip"] = False  # a flip would swap the toy task's left and right classes
+    params["variants"] = {
+        "tiny": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
+        "flat": {"model": "mlp", "options": {"hidden": [32]}, "epochs": 2},
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_train(variant: str, out: str) -> int:
+    return main(
+        [
+            "train",
+            "--variant",
+            variant,
+            "--augmented",
+            "augmented.npz",
+            "--prepared",
+            "prepared.npz",
+            "--checkpoint",
+            f"{out}/checkpoint.pt",
+            "--live",
+            f"{out}/live",
+        ]
+    )
+
+
+def test_tiny_run_end_to_end_writes_a_self_describing_checkpoint(workdir):
+    assert run_train("tiny", "a") == 0
+    ckpt = load_checkpoint(workdir / "a/checkpoint.pt", "train@tiny")
+    assert ckpt.classes == CLASSES and ckpt.input_shape == (1, 28, 28)
+    assert ckpt.model_name == "cnn" and ckpt.options == {"channels": [4, 8], "hidden": 16}
+    assert ckpt.params["train"]["epochs"] == 3 and "torch" in ckpt.versions
+    assert ckpt.metrics["val_accuracy"] > 0.5  # 4 classes: chance is 0.25
+    model = ckpt.build()
+    logits = model(torch.from_numpy(quadrant_images(2)[0]).permute(0, 3, 1, 2).float() / 255)
+    assert logits.shape == (8, 4)
+    metrics = json.loads((workdir / "a/live/metrics.json").read_text())
+    assert metrics["best"]["val_accuracy"] == ckpt.metrics["val_accuracy"]
+    history = (workdir / "a/live/plots/metrics/val/loss.tsv").read_text().splitlines()
+    assert len(history) == 1 + 3  # header + one row per epoch
+    for name in ("lr", "epoch_seconds", "images_per_second", "train/accuracy"):
+        assert (workdir / f"a/live/plots/metrics/{name}.tsv").exists()
+
+
+def test_same_params_same_weights_and_metrics(workdir):
+    assert run_train("tiny", "a") == 0
+    assert run_train("tiny", "b") == 0
+    first = load_checkpoint(workdir / "a/checkpoint.pt", "t")
+    second = load_checkpoint(workdir / "b/checkpoint.pt", "t")
+    for key, tensor in first.state_dict.items():
+        assert torch.equal(tensor, second.state_dict[key]), key
+    for key in ("val_loss", "val_accuracy", "epoch"):
+        assert first.metrics[key] == second.metrics[key]
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["base"]["seed"] = 7
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run_train("tiny", "c") == 0
+    third = load_checkpoint(workdir / "c/checkpoint.pt", "t")
+    assert not torch.equal(third.state_dict["head.weight"], first.state_dict["head.weight"])
+
+
+def test_variant_overrides_shared_settings(workdir):
+    assert run_train("flat", "m") == 0
+    assert load_checkpoint(workdir / "m/checkpoint.pt", "t").metrics["epochs_run"] == 2
+
+
+def test_unknown_variant_fails_before_work(workdir, capsys):
+    assert run_train("nope", "x") == 1
+    assert "variant 'nope' is not in params.yaml variants (flat, tiny)" in capsys.readouterr().err
+    assert not (workdir / "x").exists()
+
+
+def settings(**changes) -> TrainSettings:
+    base = TrainSettings(
+        epochs=4,
+        batch_size=16,
+        lr=0.05,
+        optimizer="sgd",
+        momentum=0.9,
+        weight_decay=0.0,
+        schedule="onecycle",
+        warmup_fraction=0.2,
+        label_smoothing=0.0,
+        patience=0,
+        batch_augment=AugmentSettings(1, False, 0.0, 0.0),
+    )
+    return TrainSettings(**{**vars(base), **changes})
+
+
+def tensors(n_per_class: int, seed: int = 0):
+    x, y = quadrant_images(n_per_class, size=12, seed=seed)
+    return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y)
+
+
+def tiny_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(144, 4))
+
+
+@pytest.mark.parametrize("patience", [0, 2])
+def test_best_checkpoint_is_the_lowest_validation_loss(monkeypatch, patience):
+    scripted = iter([0.5, 0.3, 0.4, 0.6, 0.7])
+    monkeypatch.setattr(training, "loss_and_accuracy", lambda logits, y: (next(scripted), 0.1))
+    snapshots = []
+    model = tiny_model()
+    result = fit(
+        model,
+        tensors(8),
+        tensors(2, seed=1),
+        settings(patience=patience, epochs=5),
+        resolve_runtime("cpu", "fp32", 1),
+        World(),
+        seed=0,
+        on_epoch=lambda stats: snapshots.append(copy.deepcopy(model.state_dict())),
+    )
+    assert result.best_epoch == 2 and result.best_val_loss == 0.3
+    assert torch.equal(result.best_state["1.weight"], snapshots[1]["1.weight"])
+    assert not torch.equal(result.best_state["1.weight"], snapshots[-1]["1.weight"])
+    assert len(result.history) == (4 if patience == 2 else 5)
+
+
+def test_nan_loss_stops_with_the_likely_cause():
+    class Broken(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(144, 4)
+
+        def forward(self, x):
+            return self.linear(x.flatten(1)) * float("nan")
+
+    with pytest.raises(ConvnetsError, match="learning rate"):
+        fit(
+            Broken(),
+            tensors(4),
+            tensors(1),
+            settings(),
+            resolve_runtime("cpu", "fp32", 1),
+            World(),
+            seed=0,
+        )
+
+
+def test_corrupt_checkpoint_names_the_stage_to_rerun(workdir):
+    assert run_train("tiny", "a") == 0
+    path = workdir / "a/checkpoint.pt"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ConvnetsError, match=r"corrupt.*dvc repro --force train@tiny"):
+        load_checkpoint(path, "train@tiny")
+    with pytest.raises(ConvnetsError, match=r"does not exist.*dvc repro train@tiny"):
+        load_checkpoint(workdir / "missing.pt", "train@tiny")
+
+
+class Hostile:
+    """Unpickling this runs `touch`: weights-only loading must refuse it unexecuted."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_hostile_checkpoint_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "convnets-checkpoint/1", "x": Hostile(marker)}, path)
+    with pytest.raises(ConvnetsError, match="refused"):
+        load_checkpoint(path, "train@cnn")
+    assert not marker.exists()
+    path.write_bytes(pickle.dumps(Hostile(marker)))
+    with pytest.raises(ConvnetsError):
+        load_checkpoint(path, "train@cnn")
+    assert not marker.exists()
+
+
+def test_checkpoint_from_another_dataset_is_refused(workdir):
+    assert run_train("tiny", "a") == 0
+    ckpt = load_checkpoint(workdir / "a/checkpoint.pt", "train@tiny")
+    with pytest.raises(ConvnetsError, match=r"trained on fashion-mnist \(1, 28, 28\).*cifar10"):
+        check_matches_data(ckpt, Path("a"), "cifar10", (3, 32, 32), CLASSES, "train@tiny")
+
+
+DDP_SCRIPT = """
+import sys, torch
+from convnets.distributed import init_world
+from convnets.runtime import resolve_runtime, seed_everything
+from tests.test_training import settings, tensors, tiny_model
+from convnets.training import fit
+seed_everything(0, 1)
+runtime = resolve_runtime("cpu", "fp32", 1)
+world = init_world(runtime.device)
+model = tiny_model()
+start = model[1].weight.detach().clone()
+result = fit(model, tensors(16), tensors(2, seed=1), settings(epochs=2), runtime, world, seed=0)
+assert not torch.equal(start, model[1].weight), "weights did not move"
+torch.save(model.state_dict(), f"{sys.argv[1]}/rank{world.rank}.pt")
+world.close()
+"""
+
+
+@pytest.mark.slow
+def test_two_process_ddp_trains_and_ranks_agree(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    subprocess.run(
+        [*torchrun, str(script), str(tmp_path)],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    assert np.isfinite(rank0["1.weight"].numpy()).all()
+
+
+@pytest.mark.parametrize("total", [1, 2, 5, 1000])
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_schedule_warms_up_peaks_and_decays_for_any_length(total, schedule):
+    s = settings(schedule=schedule, warmup_fraction=0.2)
+    factors = [training.lr_factor(step, total, s) for step in range(total + 1)]
+    assert max(factors) <= 1.0 and min(factors) >= 0.0
+    assert factors[-1] < factors[0] or (total == 1 and schedule == "onecycle")
+    if total == 1000:
+        peak = factors.index(max(factors))
+        assert peak == (200 if schedule == "onecycle" else 0)
+        assert factors[-1] == pytest.approx(0.001 if schedule == "onecycle" else 0.0)
