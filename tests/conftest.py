@@ -6,10 +6,17 @@ import http.server
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.fakes import Mirror, TinyIdx, make_tiny_idx
+from convnets import io
+from convnets.data.prepared import PreparedData, save_prepared
+from tests.fakes import Mirror, TinyIdx, make_tiny_idx, quadrant_images
+
+ROOT = Path(__file__).resolve().parents[1]
+QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
 @pytest.fixture
@@ -59,3 +66,31 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A folder with tiny prepared and augmented data and a params.yaml for a 2-epoch run."""
+    x, y = quadrant_images(40)
+    xt, yt = quadrant_images(10, seed=1)
+    data = PreparedData(x[:120], y[:120], x[120:], y[120:], xt, yt, QUADRANTS)
+    save_prepared(tmp_path / "prepared.npz", data)
+    io.save_npz(tmp_path / "augmented.npz", x_train=data.x_train, y_train=data.y_train)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"].update(epochs=3, batch_size=16, lr=0.05)
+    params["augment"]["flip"] = False  # a flip would swap the toy task's left and right classes
+    params["evaluate"]["tta"] = False
+    params["variants"] = {
+        "tiny": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
+        "flat": {"model": "mlp", "options": {"hidden": [32]}, "epochs": 2},
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_stage(*argv: str) -> int:
+    """Run a `convnets` sub-command in-process, as dvc.yaml would in a subprocess."""
+    from convnets.cli import main
+
+    return main(list(argv))

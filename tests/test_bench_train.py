@@ -9,8 +9,8 @@ import yaml
 
 from convnets.cli import main
 from convnets.data.prepared import make_splits, save_prepared
+from tests.conftest import ROOT
 from tests.fakes import idx_bytes, quadrant_images
-from tests.test_training import ROOT
 
 
 def test_bench_train_reports_both_paths_and_their_ratio(tmp_path, monkeypatch):

@@ -107,3 +107,33 @@ def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
     assert result.returncode == 1
     assert "prepare.val_fraction" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("variants.cnn.model", "alexnet", "unknown model 'alexnet'; known models: cnn, mlp"),
+        ("variants.cnn.options", {"channels": "wide"}, "variants.cnn.options.channels"),
+        ("variants.vgg.options", {"depth": 19}, "options of 'vgg' are: widths"),
+        (
+            "variants.mlp.epochs",
+            0,
+            "'variants.mlp.epochs' must be an integer in [1, 1000] (overrides train.epochs); got 0",
+        ),
+        ("variants.mlp.colour", "red", "unknown key 'variants.mlp.colour'"),
+        ("train.epochs", 0, "'train.epochs' must be an integer in [1, 1000]; got 0"),
+        ("train.lr", -0.1, "'train.lr' must be a learning rate in (0, 10]"),
+        ("train.precision", "fp16", "one of auto, fp32, bf16"),
+    ],
+)
+def test_bad_variants_and_training_settings_are_named(key, value, expected):
+    with pytest.raises(ConvnetsError) as error:
+        parse_params(with_value(key, value))
+    assert expected in str(error.value)
+
+
+def test_variant_names_must_be_lowercase_identifiers():
+    params = copy.deepcopy(DEFAULTS)
+    params["variants"]["Bad Name"] = params["variants"]["cnn"]
+    with pytest.raises(ConvnetsError, match=r"variants\.Bad Name"):
+        parse_params(params)

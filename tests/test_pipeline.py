@@ -46,6 +46,11 @@ def test_repro_writes_every_output(repo):
         assert (repo / f"models/{variant}/checkpoint.pt").stat().st_size > 0
         metrics = json.loads((repo / f"reports/train/{variant}/metrics.json").read_text())
         assert 0 <= metrics["best"]["val_accuracy"] <= 1
+        evaluation = json.loads((repo / f"reports/evaluate/{variant}/metrics.json").read_text())
+        assert 0 <= evaluation["test"]["accuracy"] <= 1
+    best = json.loads((repo / "models/best.json").read_text())
+    assert best["variant"] in TINY_VARIANTS
+    assert (repo / "reports/leaderboard.md").read_text().count("\n") == 2 + len(TINY_VARIANTS)
 
 
 def test_exp_show_lists_every_variant_metrics(repo):
@@ -54,6 +59,7 @@ def test_exp_show_lists_every_variant_metrics(repo):
     files = workspace["metrics"]
     for variant in TINY_VARIANTS:
         assert f"reports/train/{variant}/metrics.json" in files
+        assert f"reports/evaluate/{variant}/metrics.json" in files
     plots = dvc(repo, "plots", "show", "--json")
     assert "reports/train/cnn/plots/metrics" in plots.stdout
 
@@ -63,6 +69,32 @@ def test_second_repro_has_nothing_to_do(repo):
     assert json.loads(status.stdout) == {}
     result = dvc(repo, "repro")
     assert "Running stage" not in result.stdout
+
+
+def test_exp_run_round_trip_through_exp_show(repo):
+    # --temp runs in a scratch copy, so the workspace (and the other tests) stay as they were
+    dvc(repo, "exp", "run", "--temp", "-n", "smaller-cnn", "-S", "variants.cnn.options.hidden=8")
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    experiments = [
+        exp
+        for commit in shown
+        for exp in (commit.get("experiments") or [])
+        if exp.get("name") == "smaller-cnn"
+    ]
+    assert len(experiments) == 1
+    data = experiments[0]["revs"][0]["data"]
+    params = data["params"]["params.yaml"]["data"]
+    assert params["variants"]["cnn"]["options"]["hidden"] == 8
+    metrics = data["metrics"]["reports/evaluate/cnn/metrics.json"]["data"]
+    assert 0 <= metrics["test"]["accuracy"] <= 1
+    assert metrics["parameters"] < _baseline_parameters(shown, "cnn")
+
+
+def _baseline_parameters(shown: list, variant: str) -> int:
+    workspace = next(commit for commit in shown if commit["rev"] == "workspace")
+    return workspace["data"]["metrics"][f"reports/evaluate/{variant}/metrics.json"]["data"][
+        "parameters"
+    ]
 
 
 def test_exp_run_with_bad_param_fails_naming_the_key(repo):

@@ -16,39 +16,17 @@ import torch
 import yaml
 from torch import nn
 
-from convnets import io, training
+from convnets import training
 from convnets.augment import AugmentSettings
 from convnets.checkpoint import check_matches_data, load_checkpoint
 from convnets.cli import main
-from convnets.data.prepared import PreparedData, save_prepared
 from convnets.distributed import World
 from convnets.errors import ConvnetsError
 from convnets.runtime import resolve_runtime
 from convnets.training import TrainSettings, fit
+from tests.conftest import QUADRANTS as CLASSES
+from tests.conftest import ROOT
 from tests.fakes import quadrant_images
-
-ROOT = Path(__file__).resolve().parents[1]
-CLASSES = ("top-left", "top-right", "bottom-left", "bottom-right")
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    """A folder with tiny prepared and augmented data and a params.yaml for a 2-epoch run."""
-    x, y = quadrant_images(40)
-    xt, yt = quadrant_images(10, seed=1)
-    data = PreparedData(x[:120], y[:120], x[120:], y[120:], xt, yt, CLASSES)
-    save_prepared(tmp_path / "prepared.npz", data)
-    io.save_npz(tmp_path / "augmented.npz", x_train=data.x_train, y_train=data.y_train)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["train"].update(epochs=3, batch_size=16, lr=0.05)
-    params["augment"]["flip"] = False  # a flip would swap the toy task's left and right classes
-    params["variants"] = {
-        "tiny": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
-        "flat": {"model": "mlp", "options": {"hidden": [32]}, "epochs": 2},
-    }
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def run_train(variant: str, out: str) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from convnets.config import load_params
 from convnets.errors import ConvnetsError
 
-STAGES = ("download", "prepare", "augment", "train", "bench-train")
+STAGES = ("download", "prepare", "augment", "train", "evaluate", "compare", "bench-train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -75,11 +75,27 @@ class VariantConfig(_Group):
 
     model: str = Field(description="a registered model name (mlp, cnn, vgg, resnet)")
     options: dict[str, Any] = Field(description="a mapping of the model's options")
-    epochs: int | None = Field(default=None, ge=1, le=1000, description="train.epochs override")
-    lr: float | None = Field(default=None, gt=0, le=10, description="train.lr override")
-    batch_size: int | None = Field(default=None, ge=1, le=65536, description="an integer >= 1")
-    weight_decay: float | None = Field(default=None, ge=0, le=1, description="in [0, 1]")
-    batch_augment: bool | None = Field(default=None, description="train.batch_augment override")
+    epochs: int | None = Field(
+        default=None, ge=1, le=1000, description="an integer in [1, 1000] (overrides train.epochs)"
+    )
+    lr: float | None = Field(
+        default=None, gt=0, le=10, description="a learning rate in (0, 10] (overrides train.lr)"
+    )
+    batch_size: int | None = Field(
+        default=None, ge=1, le=65536, description="an integer in [1, 65536] (overrides train's)"
+    )
+    weight_decay: float | None = Field(
+        default=None, ge=0, le=1, description="a number in [0, 1] (overrides train's)"
+    )
+    batch_augment: bool | None = Field(
+        default=None, description="true or false (overrides train.batch_augment)"
+    )
+
+
+class EvaluateConfig(_Group):
+    tta: bool = Field(description="true or false: average logits with the mirrored image")
+    mistakes: int = Field(ge=0, le=100, description="images in the mistakes grid, 0 to 100")
+    batch_size: int = Field(ge=1, le=65536, description="an integer in [1, 65536]")
 
 
 VariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")]
@@ -93,6 +109,7 @@ class Params(_Group):
     prepare: PrepareConfig
     augment: AugmentConfig
     train: TrainConfig
+    evaluate: EvaluateConfig
     variants: dict[VariantName, VariantConfig] = Field(
         min_length=1, description="a mapping of variant names (lowercase) to variants"
     )

@@ -1,13 +1,15 @@
-"""The one inference path: a model and uint8 images in, float32 logits out.
+"""The one inference path, and metrics computed from its logits.
 
-Evaluate, report and the export parity check all call `predict_logits`; metrics are computed
-from its logits, never inside it.
+`predict_logits` turns a model and uint8 images into float32 logits; evaluate, report and the
+export parity check all call it. Metrics never run a model: they take logits and labels.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 from torch import nn
 
 from convnets.runtime import Runtime
@@ -15,9 +17,17 @@ from convnets.runtime import Runtime
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, images: torch.Tensor, runtime: Runtime, batch_size: int = 512
+    model: nn.Module,
+    images: torch.Tensor,
+    runtime: Runtime,
+    batch_size: int = 512,
+    flip_tta: bool = False,
 ) -> torch.Tensor:
-    """Logits (N, classes) in float32 on the CPU for uint8 images (N, C, H, W)."""
+    """Logits (N, classes) in float32 on the CPU for uint8 images (N, C, H, W).
+
+    With `flip_tta`, each image's logits are averaged with those of its horizontal mirror
+    (test-time augmentation), which suits data whose classes survive a flip.
+    """
     was_training = model.training
     model.eval()
     outputs = []
@@ -25,11 +35,14 @@ def predict_logits(
         for start in range(0, len(images), batch_size):
             x = runtime.to_input(images[start : start + batch_size])
             with runtime.autocast():
-                outputs.append(model(x).float().cpu())
+                logits = model(x).float()
+                if flip_tta:
+                    logits = (logits + model(x.flip(-1)).float()) / 2
+            outputs.append(logits.cpu())
     finally:
         model.train(was_training)
     if not outputs:
-        return torch.empty(0, 0)
+        raise ValueError("predict_logits got no images")
     return torch.cat(outputs)
 
 
@@ -38,3 +51,50 @@ def loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float
     loss = F.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
     return loss, accuracy
+
+
+def classification_metrics(
+    logits: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...]
+) -> dict:
+    """Accuracy, loss and macro F1, plus precision, recall and F1 for each class."""
+    loss, accuracy = loss_and_accuracy(logits, labels)
+    predicted = logits.argmax(dim=1).numpy()
+    truth = labels.numpy()
+    every = list(range(len(classes)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=every, zero_division=0
+    )
+    per_class = {
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(classes)
+    }
+    return {
+        "accuracy": accuracy,
+        "loss": loss,
+        "macro_f1": float(
+            f1_score(truth, predicted, labels=every, average="macro", zero_division=0)
+        ),
+        "per_class": per_class,
+    }
+
+
+def confident_mistakes(logits: torch.Tensor, labels: torch.Tensor, count: int) -> list[dict]:
+    """The `count` wrong predictions made with the highest probability, most confident first."""
+    probabilities = logits.softmax(dim=1)
+    confidence, predicted = probabilities.max(dim=1)
+    wrong = np.flatnonzero((predicted != labels).numpy())
+    order = wrong[np.argsort(-confidence.numpy()[wrong], kind="stable")][:count]
+    return [
+        {
+            "index": int(i),
+            "true": int(labels[i]),
+            "predicted": int(predicted[i]),
+            "probability": float(confidence[i]),
+        }
+        for i in order
+    ]

@@ -15,7 +15,9 @@ def augmentation_grid(originals: np.ndarray, augmented: list[np.ndarray], labels
     fig: Figure = plt.figure(figsize=(1.3 * cols, 1.3 * rows + 0.4))
     axes = fig.subplots(rows, cols, squeeze=False)
     for row in range(rows):
-        show_image(axes[row, 0], originals[row], f"{labels[row]}" if row else "original")
+        show_image(
+            axes[row, 0], originals[row], f"original\n{labels[row]}" if row == 0 else labels[row]
+        )
         for col, draw in enumerate(augmented, start=1):
             show_image(axes[row, col], draw[row], f"draw {col}" if row == 0 else None)
     fig.suptitle("Augmentation: each row is one training image", fontsize=10)

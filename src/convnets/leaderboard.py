@@ -1,0 +1,79 @@
+"""Compare variants side by side and choose the best one by validation accuracy.
+
+The test set is reported, never used to choose: choosing by test would make the reported test
+accuracy an optimistic, selected number.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+COLUMNS = [
+    "variant",
+    "model",
+    "val_accuracy",
+    "test_accuracy",
+    "test_macro_f1",
+    "test_loss",
+    "parameters",
+    "flops_per_image",
+    "train_seconds",
+]
+
+
+def leaderboard(evaluations: dict[str, dict]) -> pd.DataFrame:
+    """One row per variant from its evaluate metrics, best validation accuracy first."""
+    rows = [
+        {
+            "variant": variant,
+            "model": m["model"],
+            "val_accuracy": m["val"]["accuracy"],
+            "test_accuracy": m["test"]["accuracy"],
+            "test_macro_f1": m["test"]["macro_f1"],
+            "test_loss": m["test"]["loss"],
+            "parameters": m["parameters"],
+            "flops_per_image": m["flops_per_image"],
+            "train_seconds": m["train_seconds"],
+        }
+        for variant, m in evaluations.items()
+    ]
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    # Ties on validation accuracy go to the smaller model, then to the name (deterministic).
+    return table.sort_values(
+        ["val_accuracy", "parameters", "variant"], ascending=[False, True, True]
+    ).reset_index(drop=True)
+
+
+def choose_best(table: pd.DataFrame) -> dict:
+    """The first row of the leaderboard, with the reason it was chosen."""
+    best = table.iloc[0]
+    runner_up = (
+        f"; next: {table.iloc[1]['variant']} at {table.iloc[1]['val_accuracy']:.4f}"
+        if len(table) > 1
+        else ""
+    )
+    return {
+        "variant": str(best["variant"]),
+        "model": str(best["model"]),
+        "val_accuracy": float(best["val_accuracy"]),
+        "test_accuracy": float(best["test_accuracy"]),
+        "parameters": int(best["parameters"]),
+        "reason": (
+            f"highest validation accuracy ({best['val_accuracy']:.4f}) of {len(table)} "
+            f"variants{runner_up}. Chosen by validation only; test accuracy is reported, "
+            f"never used to choose."
+        ),
+    }
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    shown = table.assign(
+        val_accuracy=table["val_accuracy"].map("{:.2%}".format),
+        test_accuracy=table["test_accuracy"].map("{:.2%}".format),
+        test_macro_f1=table["test_macro_f1"].map("{:.4f}".format),
+        test_loss=table["test_loss"].map("{:.4f}".format),
+        parameters=table["parameters"].map("{:,}".format),
+        flops_per_image=(table["flops_per_image"] / 1e6).map("{:.2f} M".format),
+        train_seconds=table["train_seconds"].map("{:.0f}".format),
+    )
+    return shown.to_markdown(index=False) + "\n"

@@ -1,0 +1,219 @@
+"""Metrics against hand-computed values; best-by-validation; the evaluate stage's refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from convnets.data.prepared import load_prepared, save_prepared
+from convnets.evaluation import classification_metrics, confident_mistakes, predict_logits
+from convnets.leaderboard import choose_best, leaderboard, to_markdown
+from convnets.runtime import resolve_runtime
+from tests.conftest import QUADRANTS, run_stage
+
+# 5 examples, 3 classes. Predictions (argmax): 0, 1, 1, 2, 0; truth: 0, 1, 2, 2, 1.
+LOGITS = torch.tensor(
+    [
+        [2.0, 0.0, 0.0],
+        [0.0, 3.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 1.0],
+        [4.0, 0.0, 0.0],
+    ]
+)
+LABELS = torch.tensor([0, 1, 2, 2, 1])
+
+
+def test_metrics_match_hand_computed_values():
+    m = classification_metrics(LOGITS, LABELS, ("a", "b", "c"))
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    # class a: predicted {0, 4}, true {0}: precision 1/2, recall 1/1, F1 2/3
+    # class b: predicted {1, 2}, true {1, 4}: precision 1/2, recall 1/2, F1 1/2
+    # class c: predicted {3}, true {2, 3}: precision 1/1, recall 1/2, F1 2/3
+    assert m["per_class"]["a"] == pytest.approx(
+        {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1}
+    )
+    assert m["per_class"]["b"]["recall"] == pytest.approx(0.5)
+    assert m["per_class"]["c"]["precision"] == pytest.approx(1.0)
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 2 / 3) / 3)
+    by_hand = (
+        -sum(LOGITS[i, LABELS[i]].item() - math.log(LOGITS[i].exp().sum().item()) for i in range(5))
+        / 5
+    )
+    assert m["loss"] == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_confident_mistakes_are_the_wrong_ones_most_confident_first():
+    mistakes = confident_mistakes(LOGITS, LABELS, count=5)
+    assert [m["index"] for m in mistakes] == [4, 2]  # 4 is wrong at p~0.96, 2 at p~0.58
+    assert mistakes[0]["true"] == 1 and mistakes[0]["predicted"] == 0
+    assert mistakes[0]["probability"] == pytest.approx(LOGITS[4].softmax(0)[0].item())
+    assert len(confident_mistakes(LOGITS, LABELS, count=1)) == 1
+
+
+def test_flip_tta_averages_with_the_mirror():
+    class LeftHalf(torch.nn.Module):
+        def forward(self, x):  # (N, 1, H, W) -> 2 logits: mass of the left and right halves
+            half = x.shape[-1] // 2
+            return torch.stack([x[..., :half].sum((1, 2, 3)), x[..., half:].sum((1, 2, 3))], 1)
+
+    images = torch.zeros(1, 1, 2, 4, dtype=torch.uint8)
+    images[..., 0] = 255
+    runtime = resolve_runtime("cpu", "fp32", 1)
+    plain = predict_logits(LeftHalf(), images, runtime)
+    tta = predict_logits(LeftHalf(), images, runtime, flip_tta=True)
+    assert plain.tolist() == [[2.0, 0.0]]
+    assert tta.tolist() == [[1.0, 1.0]]
+
+
+def evaluation(val, test, params=1000, model="cnn"):
+    return {
+        "model": model,
+        "val": {"accuracy": val},
+        "test": {"accuracy": test, "macro_f1": test, "loss": 1 - test},
+        "parameters": params,
+        "flops_per_image": 2e6,
+        "train_seconds": 10.0,
+    }
+
+
+def test_best_is_chosen_by_validation_even_when_test_disagrees():
+    table = leaderboard(
+        {
+            "mlp": evaluation(val=0.90, test=0.95, model="mlp"),
+            "cnn": evaluation(val=0.93, test=0.91),
+            "vgg": evaluation(val=0.92, test=0.94),
+        }
+    )
+    assert table["variant"].tolist() == ["cnn", "vgg", "mlp"]
+    best = choose_best(table)
+    assert best["variant"] == "cnn" and best["test_accuracy"] == 0.91
+    assert "validation" in best["reason"] and "next: vgg" in best["reason"]
+    markdown = to_markdown(table)
+    assert markdown.count("\n") == 2 + 3 and "93.00%" in markdown
+
+
+def test_validation_ties_go_to_the_smaller_model():
+    table = leaderboard(
+        {"big": evaluation(0.9, 0.9, params=10_000), "small": evaluation(0.9, 0.8, params=10)}
+    )
+    assert choose_best(table)["variant"] == "small"
+    assert json.dumps(choose_best(table))  # plain JSON types only
+    assert np.isfinite(table["test_loss"]).all()
+
+
+def train_tiny(variant: str = "tiny") -> None:
+    assert (
+        run_stage(
+            "train",
+            "--variant",
+            variant,
+            "--augmented",
+            "augmented.npz",
+            "--prepared",
+            "prepared.npz",
+            "--checkpoint",
+            f"models/{variant}/checkpoint.pt",
+            "--live",
+            f"reports/train/{variant}",
+        )
+        == 0
+    )
+
+
+def evaluate(variant: str = "tiny", prepared: str = "prepared.npz") -> int:
+    return run_stage(
+        "evaluate",
+        "--variant",
+        variant,
+        "--checkpoint",
+        f"models/{variant}/checkpoint.pt",
+        "--prepared",
+        prepared,
+        "--out",
+        f"reports/evaluate/{variant}",
+    )
+
+
+def compare() -> int:
+    return run_stage(
+        "compare",
+        "--evaluations",
+        "reports/evaluate",
+        "--table",
+        "reports/leaderboard",
+        "--plot",
+        "reports/tradeoff.png",
+        "--best",
+        "models/best.json",
+    )
+
+
+def test_evaluate_then_compare_end_to_end(workdir):
+    for variant in ("tiny", "flat"):
+        train_tiny(variant)
+        assert evaluate(variant) == 0
+    out = workdir / "reports/evaluate/tiny"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.25 < metrics["test"]["accuracy"] <= 1 and metrics["flops_per_image"] > 0
+    assert set(json.loads((out / "per_class.json").read_text())) == set(QUADRANTS)
+    confusion = json.loads((out / "plots/sklearn/confusion_matrix.json").read_text())
+    assert len(confusion) == 40 and set(confusion[0]) == {"actual", "predicted"}
+    assert (out / "confusion.png").stat().st_size > 0 and (out / "mistakes.png").exists()
+    assert compare() == 0
+    best = json.loads((workdir / "models/best.json").read_text())
+    assert best["variant"] in {"tiny", "flat"}
+    csv = (workdir / "reports/leaderboard.csv").read_text().splitlines()
+    assert csv[0].startswith("variant,model,val_accuracy") and len(csv) == 3
+    assert csv[1].split(",")[0] == best["variant"]
+
+
+def test_missing_checkpoint_names_the_training_stage(workdir, capsys):
+    assert evaluate("tiny") == 1
+    assert "dvc repro train@tiny" in capsys.readouterr().err
+
+
+def test_variant_without_evaluation_is_named(workdir, capsys):
+    train_tiny("tiny")
+    assert evaluate("tiny") == 0
+    assert compare() == 1
+    assert "dvc repro evaluate@flat" in capsys.readouterr().err
+    assert not (workdir / "models/best.json").exists()
+
+
+def test_empty_test_set_is_refused(workdir, capsys):
+    train_tiny("tiny")
+    data = load_prepared(workdir / "prepared.npz")
+    empty = replace(data, x_test=data.x_test[:0], y_test=data.y_test[:0])
+    save_prepared(workdir / "empty.npz", empty)
+    assert evaluate("tiny", "empty.npz") == 1
+    assert "empty test or validation split" in capsys.readouterr().err
+    assert not (workdir / "reports/evaluate/tiny/metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("flip", "batch_augment", "override", "copies", "expected"),
+    [
+        (True, True, None, 0, True),
+        (True, True, False, 0, False),  # the MLP's case: its variant turns batch augmentation off
+        (True, False, None, 1, True),  # static augmented copies with flips
+        (False, True, None, 1, False),  # digits: no flips anywhere
+        (True, False, True, 0, True),
+    ],
+)
+def test_flip_tta_only_for_models_trained_with_flips(
+    flip, batch_augment, override, copies, expected
+):
+    from convnets.stages.evaluate import trained_with_flips
+
+    params = {
+        "augment": {"flip": flip, "copies": copies},
+        "train": {"batch_augment": batch_augment},
+        "variants": {"v": {"batch_augment": override}},
+    }
+    assert trained_with_flips(params, "v") is expected
