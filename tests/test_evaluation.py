@@ -118,7 +118,7 @@ def train_tiny(variant: str = "tiny") -> None:
             "--prepared",
             "prepared.npz",
             "--checkpoint",
-            f"models/{variant}/checkpoint.pt",
+            f"models/checkpoints/{variant}.pt",
             "--live",
             f"reports/train/{variant}",
         )
@@ -132,7 +132,7 @@ def evaluate(variant: str = "tiny", prepared: str = "prepared.npz") -> int:
         "--variant",
         variant,
         "--checkpoint",
-        f"models/{variant}/checkpoint.pt",
+        f"models/checkpoints/{variant}.pt",
         "--prepared",
         prepared,
         "--out",

@@ -30,7 +30,16 @@ def repo(tmp_path_factory):
     repo = copy_repo(tmp_path_factory.mktemp("pipeline"))
     set_params(
         repo,
-        **{"prepare.subset": 30, "train.epochs": 1, "augment.copies": 1, "variants": TINY_VARIANTS},
+        **{
+            "prepare.subset": 30,
+            "train.epochs": 1,
+            "augment.copies": 1,
+            "variants": TINY_VARIANTS,
+            "export.max_int8_drop": 100.0,  # one epoch on 270 images: int8 may wobble
+            "benchmark.latency_runs": 10,
+            "benchmark.throughput_runs": 2,
+            "benchmark.batch_sizes": [8],
+        },
     )
     dvc(repo, "repro")
     return repo
@@ -43,13 +52,17 @@ def test_repro_writes_every_output(repo):
     assert len(list((repo / "data/raw/fashion-mnist").iterdir())) == 5
     assert (repo / "reports/augment/preview.png").stat().st_size > 0
     for variant in TINY_VARIANTS:
-        assert (repo / f"models/{variant}/checkpoint.pt").stat().st_size > 0
+        assert (repo / f"models/checkpoints/{variant}.pt").stat().st_size > 0
         metrics = json.loads((repo / f"reports/train/{variant}/metrics.json").read_text())
         assert 0 <= metrics["best"]["val_accuracy"] <= 1
         evaluation = json.loads((repo / f"reports/evaluate/{variant}/metrics.json").read_text())
         assert 0 <= evaluation["test"]["accuracy"] <= 1
     best = json.loads((repo / "models/best.json").read_text())
     assert best["variant"] in TINY_VARIANTS
+    export = json.loads((repo / "reports/export/metrics.json").read_text())
+    assert export["variant"] == best["variant"] and export["parity"]["argmax_agreement"] == 1
+    benchmark = json.loads((repo / "reports/benchmark.json").read_text())
+    assert set(benchmark["engines"]) >= {"pytorch_eager", "onnxruntime_fp32", "onnxruntime_int8"}
     assert (repo / "reports/leaderboard.md").read_text().count("\n") == 2 + len(TINY_VARIANTS)
 
 
@@ -62,6 +75,23 @@ def test_exp_show_lists_every_variant_metrics(repo):
         assert f"reports/evaluate/{variant}/metrics.json" in files
     plots = dvc(repo, "plots", "show", "--json")
     assert "reports/train/cnn/plots/metrics" in plots.stdout
+
+
+def test_predict_classifies_test_images_with_the_exported_model(repo, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from convnets.predict import main as predict_main
+
+    with np.load(repo / "data/prepared/fashion-mnist.npz", allow_pickle=False) as data:
+        images, labels, classes = data["x_test"][:5], data["y_test"][:5], data["classes"]
+    for i, image in enumerate(images):
+        Image.fromarray(image[..., 0]).save(tmp_path / f"{i}.png")
+    assert predict_main([str(tmp_path), "--model", str(repo / "models/best.onnx"), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["file"] for row in rows] == [str(tmp_path / f"{i}.png") for i in range(5)]
+    assert all(row["top_k"][0]["label"] in set(classes) for row in rows)
+    assert len(labels) == 5
 
 
 def test_second_repro_has_nothing_to_do(repo):

@@ -1,4 +1,4 @@
-"""`convnets <stage>`: one thin sub-command per DVC stage.
+"""`convnets <stage>`: one thin sub-command per DVC stage, and `convnets predict`.
 
 Each sub-command takes its paths from the command line that `dvc.yaml` writes, validates
 `params.yaml` before any work, runs its stage module, and turns a `ConvnetsError` into one
@@ -13,10 +13,19 @@ import logging
 import sys
 from pathlib import Path
 
-from convnets.config import load_params
 from convnets.errors import ConvnetsError
 
-STAGES = ("download", "prepare", "augment", "train", "evaluate", "compare", "bench-train")
+STAGES = (
+    "download",
+    "prepare",
+    "augment",
+    "train",
+    "evaluate",
+    "compare",
+    "export",
+    "benchmark",
+    "bench-train",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,10 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
         stage.arguments(sub)
         sub.set_defaults(run=stage.run)
+    subparsers.add_parser("predict", help="classify image files (convnets predict --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["predict"]:  # before any heavy import: predict never loads torch
+        from convnets.predict import main as predict_main
+
+        return predict_main(argv[1:])
+    from convnets.config import load_params
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -98,6 +98,20 @@ class EvaluateConfig(_Group):
     batch_size: int = Field(ge=1, le=65536, description="an integer in [1, 65536]")
 
 
+class ExportConfig(_Group):
+    max_int8_drop: float = Field(ge=0, le=100, description="percentage points in [0, 100]")
+    calibration_images: int = Field(ge=1, le=60000, description="an integer in [1, 60000]")
+    parity_atol: float = Field(gt=0, le=1, description="a logit tolerance in (0, 1]")
+
+
+class BenchmarkConfig(_Group):
+    latency_runs: int = Field(ge=10, le=100000, description="an integer in [10, 100000]")
+    throughput_runs: int = Field(ge=1, le=10000, description="an integer in [1, 10000]")
+    warmup: int = Field(ge=0, le=10000, description="an integer in [0, 10000]")
+    batch_sizes: list[int] = Field(min_length=1, description="a list of batch sizes >= 1")
+    torch_compile: bool = Field(description="true or false: also time torch.compile")
+
+
 VariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")]
 
 
@@ -110,6 +124,8 @@ class Params(_Group):
     augment: AugmentConfig
     train: TrainConfig
     evaluate: EvaluateConfig
+    export: ExportConfig
+    benchmark: BenchmarkConfig
     variants: dict[VariantName, VariantConfig] = Field(
         min_length=1, description="a mapping of variant names (lowercase) to variants"
     )

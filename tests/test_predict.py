@@ -1,0 +1,215 @@
+"""`convnets predict`: same labels as the evaluate path, no torch, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from PIL import Image
+
+from convnets import export
+from convnets.distributed import World
+from convnets.evaluation import predict_logits
+from convnets.models import create_model
+from convnets.predict import main as predict_main
+from convnets.runtime import resolve_runtime
+from tests.conftest import QUADRANTS
+from tests.fakes import quadrant_images
+from tests.test_training import settings
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny CNN trained on the quadrant task and exported: (torch model, ONNX path)."""
+    from convnets.training import fit
+
+    torch.manual_seed(0)
+    net = create_model("cnn", 1, 4, 28, {"channels": [4, 8], "hidden": 16})
+    x, y = quadrant_images(30)
+    to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    fit(
+        net,
+        (to_t(x), torch.from_numpy(y)),
+        (to_t(x[:20]), torch.from_numpy(y[:20])),
+        settings(epochs=3, batch_augment=None),
+        resolve_runtime("cpu", "fp32", 1),
+        World(),
+        0,
+    )
+    path = tmp_path_factory.mktemp("model") / "best.onnx"
+    meta = {
+        "convnets.classes": list(QUADRANTS),
+        "convnets.input": {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]},
+    }
+    path.write_bytes(export.export_onnx(net.eval(), (1, 28, 28), meta))
+    return net, path
+
+
+@pytest.fixture
+def pngs(tmp_path):
+    images, _ = quadrant_images(3, seed=5)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image[..., 0]).save(folder / f"{i:02d}.png")
+    return folder, images
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = predict_main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_predict_agrees_with_the_evaluate_path(model, pngs, capsys):
+    net, path = model
+    folder, images = pngs
+    code, out, _ = run(capsys, folder, "--model", path, "--json", "--top-k", "2")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    logits = predict_logits(
+        net, torch.from_numpy(images).permute(0, 3, 1, 2), resolve_runtime("cpu", "fp32", 1)
+    )
+    expected = [QUADRANTS[i] for i in logits.argmax(1).tolist()]
+    assert [row["top_k"][0]["label"] for row in rows] == expected
+    assert all(len(row["top_k"]) == 2 for row in rows)
+    probabilities = logits.softmax(1).max(1).values.tolist()
+    for row, p in zip(rows, probabilities, strict=True):
+        assert row["top_k"][0]["probability"] == pytest.approx(p, abs=1e-5)
+
+
+def test_table_output_and_light_background_inverted(model, pngs, tmp_path, capsys):
+    _, path = model
+    folder, images = pngs
+    light = tmp_path / "light.jpg"
+    Image.fromarray(255 - images[0, ..., 0]).resize((100, 60)).convert("RGB").save(light)
+    _, dark_out, _ = run(capsys, folder / "00.png", "--model", path, "--top-k", "1")
+    code, light_out, _ = run(capsys, light, "--model", path, "--top-k", "1")
+    assert code == 0 and light_out.split("\t")[1].split(" (")[0] in QUADRANTS
+    assert dark_out.count("\t") == 1
+
+
+def test_predict_never_imports_torch(model, pngs):
+    _, path = model
+    folder, _ = pngs
+    script = (
+        "import sys; from convnets.cli import main; "
+        f"code = main(['predict', {str(folder)!r}, '--model', {str(path)!r}]); "
+        "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(code)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 12
+
+
+def huge_png(path: Path) -> None:
+    """A PNG whose header claims 30000 x 30000 pixels: Pillow's bomb check must refuse it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+def bad_inputs(tmp_path: Path, pngs) -> dict[str, tuple[Path, str]]:
+    folder, _ = pngs
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    whole = (folder / "00.png").read_bytes()
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    bomb = tmp_path / "bomb.png"
+    huge_png(bomb)
+    return {
+        "text named .png": (text, "not an image Pillow can read"),
+        "zero bytes": (empty, "not an image Pillow can read"),
+        "truncated": (truncated, "damaged image"),
+        "decompression bomb": (bomb, "decompression bomb"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["text named .png", "zero bytes", "truncated", "decompression bomb"]
+)
+def test_bad_image_fails_alone_and_good_ones_are_still_classified(
+    case, model, pngs, tmp_path, capsys
+):
+    _, path = model
+    folder, _ = pngs
+    bad, message = bad_inputs(tmp_path, pngs)[case]
+    code, out, err = run(capsys, folder / "00.png", bad, folder / "01.png", "--model", path)
+    assert code == 1
+    assert [line.split("\t")[0] for line in out.splitlines()] == [
+        str(folder / "00.png"),
+        str(folder / "01.png"),
+    ]
+    assert len(err.splitlines()) == 1 and message in err and str(bad) in err
+    assert "Traceback" not in err
+
+
+def test_missing_path_and_folder_without_images(model, tmp_path, capsys):
+    _, path = model
+    code, _, err = run(capsys, tmp_path / "nope.png", "--model", path)
+    assert code == 1 and "no such file or folder" in err
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "readme.txt").write_text("hi")
+    code, _, err = run(capsys, tmp_path / "docs", "--model", path)
+    assert code == 1 and "no image files" in err
+
+
+def external_data_model(tmp_path: Path, source: Path) -> Path:
+    proto = onnx.load(str(source))
+    target = tmp_path / "external" / "model.onnx"
+    target.parent.mkdir()
+    onnx.save(
+        proto, str(target), save_as_external_data=True, location="weights.bin", size_threshold=0
+    )
+    return target
+
+
+@pytest.mark.parametrize("kind", ["missing", "pointer", "truncated", "garbage", "external"])
+def test_bad_models_are_refused_in_one_line(kind, model, pngs, tmp_path, capsys):
+    _, good = model
+    folder, _ = pngs
+    bad = tmp_path / "best.onnx"
+    expected = {
+        "missing": "not found",
+        "pointer": "DVC pointer file",
+        "truncated": "not a valid ONNX model",
+        "garbage": "not a valid ONNX model",
+        "external": "external data",
+    }[kind]
+    if kind == "pointer":
+        bad.write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef\n  path: best.onnx\n")
+    elif kind == "truncated":
+        bad.write_bytes(good.read_bytes()[:500])
+    elif kind == "garbage":
+        bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "external":
+        bad = external_data_model(tmp_path, good)
+    code, out, err = run(capsys, folder, "--model", bad)
+    assert code == 1 and out == ""
+    assert len(err.splitlines()) == 1 and expected in err and "Traceback" not in err
+    if kind != "external":
+        assert "dvc pull" in err or "dvc repro export" in err
