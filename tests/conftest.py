@@ -94,3 +94,20 @@ def run_stage(*argv: str) -> int:
     from convnets.cli import main
 
     return main(list(argv))
+
+
+def train_stage(variant: str, checkpoint: str, live: str) -> int:
+    """`convnets train` on the `workdir` fixture's data."""
+    return run_stage(
+        "train",
+        "--variant",
+        variant,
+        "--augmented",
+        "augmented.npz",
+        "--prepared",
+        "prepared.npz",
+        "--checkpoint",
+        checkpoint,
+        "--live",
+        live,
+    )

@@ -14,7 +14,7 @@ from convnets.data.prepared import load_prepared, save_prepared
 from convnets.evaluation import classification_metrics, confident_mistakes, predict_logits
 from convnets.leaderboard import choose_best, leaderboard, to_markdown
 from convnets.runtime import resolve_runtime
-from tests.conftest import QUADRANTS, run_stage
+from tests.conftest import QUADRANTS, run_stage, train_stage
 
 # 5 examples, 3 classes. Predictions (argmax): 0, 1, 1, 2, 0; truth: 0, 1, 2, 2, 1.
 LOGITS = torch.tensor(
@@ -108,22 +108,7 @@ def test_validation_ties_go_to_the_smaller_model():
 
 
 def train_tiny(variant: str = "tiny") -> None:
-    assert (
-        run_stage(
-            "train",
-            "--variant",
-            variant,
-            "--augmented",
-            "augmented.npz",
-            "--prepared",
-            "prepared.npz",
-            "--checkpoint",
-            f"models/checkpoints/{variant}.pt",
-            "--live",
-            f"reports/train/{variant}",
-        )
-        == 0
-    )
+    assert train_stage(variant, f"models/checkpoints/{variant}.pt", f"reports/train/{variant}") == 0
 
 
 def evaluate(variant: str = "tiny", prepared: str = "prepared.npz") -> int:

@@ -19,32 +19,17 @@ from torch import nn
 from convnets import training
 from convnets.augment import AugmentSettings
 from convnets.checkpoint import check_matches_data, load_checkpoint
-from convnets.cli import main
 from convnets.distributed import World
 from convnets.errors import ConvnetsError
 from convnets.runtime import resolve_runtime
 from convnets.training import TrainSettings, fit
 from tests.conftest import QUADRANTS as CLASSES
-from tests.conftest import ROOT
+from tests.conftest import ROOT, train_stage
 from tests.fakes import quadrant_images
 
 
 def run_train(variant: str, out: str) -> int:
-    return main(
-        [
-            "train",
-            "--variant",
-            variant,
-            "--augmented",
-            "augmented.npz",
-            "--prepared",
-            "prepared.npz",
-            "--checkpoint",
-            f"{out}/checkpoint.pt",
-            "--live",
-            f"{out}/live",
-        ]
-    )
+    return train_stage(variant, f"{out}/checkpoint.pt", f"{out}/live")
 
 
 def test_tiny_run_end_to_end_writes_a_self_describing_checkpoint(workdir):
