@@ -32,16 +32,6 @@ class World:
         device_ids = [self.local_rank] if next(model.parameters()).is_cuda else None
         return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
-    def device_override(self, device: torch.device) -> torch.device:
-        """Each rank of a multi-GPU run uses its own GPU."""
-        if device.type == "cuda" and self.size > 1:
-            return torch.device("cuda", self.local_rank)
-        return device
-
-    def barrier(self) -> None:
-        if self.size > 1:
-            dist.barrier()
-
     def close(self) -> None:
         if self.size > 1 and dist.is_initialized():
             dist.destroy_process_group()

@@ -67,7 +67,3 @@ def conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1, paddin
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     ]
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

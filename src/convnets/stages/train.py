@@ -15,12 +15,12 @@ from dvclive import Live
 
 from convnets import io
 from convnets.checkpoint import Checkpoint, save_checkpoint
+from convnets.complexity import count_parameters
 from convnets.config import Params, VariantConfig
 from convnets.data.prepared import channel_stats, load_prepared
 from convnets.distributed import World, init_world
 from convnets.errors import ConvnetsError
 from convnets.models import create_model
-from convnets.models.base import count_parameters
 from convnets.runtime import resolve_runtime, seed_everything
 from convnets.stages.augment import settings_from, to_nchw
 from convnets.training import EpochStats, FitResult, TrainSettings, fit
