@@ -10,12 +10,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from convnets import io
 from convnets.augment import AugmentSettings, augmented_copies
 from convnets.config import AugmentConfig, Params
 from convnets.data.prepared import load_prepared
+from convnets.layout import to_nchw, to_nhwc
 from convnets.visuals.data import augmentation_grid
 from convnets.visuals.figures import save_figure
 
@@ -32,14 +32,6 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(cfg: AugmentConfig) -> AugmentSettings:
     return AugmentSettings(cfg.crop_padding, cfg.flip, cfg.rotation_deg, cfg.erasing_p)
-
-
-def to_nchw(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-
-
-def to_nhwc(images: torch.Tensor) -> np.ndarray:
-    return images.permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def run(args: argparse.Namespace, params: Params) -> None:

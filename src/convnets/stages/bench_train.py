@@ -17,9 +17,9 @@ from convnets import io, train_bench
 from convnets.config import Params
 from convnets.data.prepared import channel_stats, load_prepared
 from convnets.errors import ConvnetsError
+from convnets.layout import to_nchw
 from convnets.models import create_model
 from convnets.runtime import resolve_runtime, seed_everything
-from convnets.stages.augment import to_nchw
 from convnets.versions import library_versions
 
 log = logging.getLogger(__name__)

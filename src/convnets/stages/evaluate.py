@@ -22,8 +22,8 @@ from convnets.config import Params
 from convnets.data.prepared import load_prepared
 from convnets.errors import ConvnetsError
 from convnets.evaluation import classification_metrics, confident_mistakes, predict_logits
+from convnets.layout import to_nchw
 from convnets.runtime import resolve_runtime, seed_everything
-from convnets.stages.augment import to_nchw
 from convnets.visuals.evaluation import confusion_figure, mistakes_figure
 from convnets.visuals.figures import save_figure
 

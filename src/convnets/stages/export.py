@@ -18,8 +18,8 @@ from convnets.config import Params
 from convnets.data.prepared import load_prepared
 from convnets.errors import ConvnetsError
 from convnets.evaluation import predict_logits
+from convnets.layout import to_nchw
 from convnets.runtime import resolve_runtime, seed_everything
-from convnets.stages.augment import to_nchw
 from convnets.versions import library_versions
 
 log = logging.getLogger(__name__)

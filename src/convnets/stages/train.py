@@ -20,9 +20,10 @@ from convnets.config import Params, VariantConfig
 from convnets.data.prepared import channel_stats, load_prepared
 from convnets.distributed import World, init_world
 from convnets.errors import ConvnetsError
+from convnets.layout import to_nchw
 from convnets.models import create_model
 from convnets.runtime import resolve_runtime, seed_everything
-from convnets.stages.augment import settings_from, to_nchw
+from convnets.stages.augment import settings_from
 from convnets.training import EpochStats, FitResult, TrainSettings, fit
 from convnets.versions import library_versions
 
