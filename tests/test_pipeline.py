@@ -81,7 +81,11 @@ def test_predict_classifies_test_images_with_the_exported_model(repo, tmp_path, 
     import numpy as np
     from PIL import Image
 
+    from convnets.checkpoint import load_checkpoint
+    from convnets.evaluation import predict_logits
+    from convnets.layout import to_nchw
     from convnets.predict import main as predict_main
+    from convnets.runtime import resolve_runtime
 
     with np.load(repo / "data/prepared/fashion-mnist.npz", allow_pickle=False) as data:
         images, labels, classes = data["x_test"][:5], data["y_test"][:5], data["classes"]
@@ -90,7 +94,10 @@ def test_predict_classifies_test_images_with_the_exported_model(repo, tmp_path, 
     assert predict_main([str(tmp_path), "--model", str(repo / "models/best.onnx"), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["file"] for row in rows] == [str(tmp_path / f"{i}.png") for i in range(5)]
-    assert all(row["top_k"][0]["label"] in set(classes) for row in rows)
+    best = json.loads((repo / "models/best.json").read_text())["variant"]
+    model = load_checkpoint(repo / f"models/checkpoints/{best}.pt", "train").build()
+    logits = predict_logits(model, to_nchw(images), resolve_runtime("cpu", "fp32", 2))
+    assert [row["top_k"][0]["label"] for row in rows] == [classes[i] for i in logits.argmax(1)]
     assert len(labels) == 5
 
 

@@ -97,6 +97,19 @@ def test_table_output_and_light_background_inverted(model, pngs, tmp_path, capsy
     assert dark_out.count("\t") == 1
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".webp", ".png"])
+def test_every_common_format_size_and_mode_is_read(suffix, model, pngs, tmp_path, capsys):
+    _, path = model
+    _, images = pngs
+    picture = Image.fromarray(images[1, ..., 0]).resize((90, 45)).convert("RGB")
+    target = tmp_path / f"wide{suffix}"
+    picture.save(target)
+    rgba = tmp_path / "transparent.png"
+    picture.convert("RGBA").save(rgba)
+    code, out, _ = run(capsys, target, rgba, "--model", path, "--top-k", "1")
+    assert code == 0 and len(out.splitlines()) == 2
+
+
 def test_predict_never_imports_torch(model, pngs):
     _, path = model
     folder, _ = pngs
