@@ -130,6 +130,13 @@ class Params(_Group):
         min_length=1, description="a mapping of variant names (lowercase) to variants"
     )
 
+    def variant(self, name: str) -> VariantConfig:
+        """The variant called `name`; an unknown name lists the known ones."""
+        if name not in self.variants:
+            known = ", ".join(self.variants)
+            raise ConvnetsError(f"variant {name!r} is not in params.yaml variants ({known})")
+        return self.variants[name]
+
 
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate params.yaml, raising one ConvnetsError that lists every problem."""

@@ -41,9 +41,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
             "bench-train compares against torchvision's FashionMNIST; "
             "run it with base.dataset=fashion-mnist"
         )
-    if args.variant not in params.variants:
-        raise ConvnetsError(f"variant {args.variant!r} is not in params.yaml variants")
-    variant = params.variants[args.variant]
+    variant = params.variant(args.variant)
     batch_size = variant.batch_size or params.train.batch_size
     data = load_prepared(args.prepared)
     mean, std = channel_stats(data.x_train)

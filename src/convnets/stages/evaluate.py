@@ -39,9 +39,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    if args.variant not in params.variants:
-        known = ", ".join(params.variants)
-        raise ConvnetsError(f"variant {args.variant!r} is not in params.yaml variants ({known})")
+    params.variant(args.variant)  # an unknown name fails here, before any work
     producer = f"train@{args.variant}"
     ckpt = load_checkpoint(args.checkpoint, producer)
     data = load_prepared(args.prepared)

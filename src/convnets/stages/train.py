@@ -39,13 +39,6 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--live", type=Path, required=True, help="dvclive folder to write")
 
 
-def get_variant(params: Params, name: str) -> VariantConfig:
-    if name not in params.variants:
-        known = ", ".join(params.variants)
-        raise ConvnetsError(f"variant {name!r} is not in params.yaml variants ({known})")
-    return params.variants[name]
-
-
 def train_settings(params: Params, variant: VariantConfig) -> TrainSettings:
     """The shared `train` group with the variant's overrides applied."""
     t = params.train
@@ -66,7 +59,7 @@ def train_settings(params: Params, variant: VariantConfig) -> TrainSettings:
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    variant = get_variant(params, args.variant)
+    variant = params.variant(args.variant)
     settings = train_settings(params, variant)
     runtime = resolve_runtime(params.base.device, params.train.precision, params.base.threads)
     world = init_world(runtime.device)
