@@ -137,3 +137,29 @@ def test_variant_names_must_be_lowercase_identifiers():
     params["variants"]["Bad Name"] = params["variants"]["cnn"]
     with pytest.raises(ConvnetsError, match=r"variants\.Bad Name"):
         parse_params(params)
+
+
+GOOD_MD5 = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("checksums", "expected"),
+    [
+        ({"train-images.gz": GOOD_MD5}, r"names no file of fashion-mnist; its files are train-"),
+        ({"train-images-idx3-ubyte.gz": "abc"}, r"hex md5 of 32 characters.*got 'abc'"),
+        ({"train-images-idx3-ubyte.gz": GOOD_MD5.upper()}, r"hex md5 of 32 characters"),
+        ({"cifar-10-binary.tar.gz": GOOD_MD5}, r"names no file of fashion-mnist"),
+    ],
+)
+def test_bad_private_checksums_name_key_value_and_fix(checksums, expected):
+    with pytest.raises(ConvnetsError, match=expected) as error:
+        parse_params(with_value("download.checksums", checksums))
+    message = str(error.value)
+    assert f"download.checksums[{next(iter(checksums))!r}]" in message and "Fix:" in message
+
+
+def test_private_checksums_are_checked_against_the_chosen_dataset():
+    params = with_value("download.checksums", {"cifar-10-binary.tar.gz": GOOD_MD5})
+    params["base"]["dataset"] = "cifar10"
+    assert parse_params(params).download.checksums == {"cifar-10-binary.tar.gz": GOOD_MD5}
+    assert parse_params(DEFAULTS).download.checksums == {}

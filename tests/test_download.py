@@ -28,7 +28,14 @@ from convnets.data.download import (
     default_sources,
     download_dataset,
 )
-from convnets.data.registry import CIFAR10, CIFAR_DIR, FASHION_MNIST, RemoteFile
+from convnets.data.registry import (
+    CIFAR10,
+    CIFAR_DIR,
+    FASHION_MNIST,
+    MNIST,
+    RemoteFile,
+    with_checksums,
+)
 from convnets.errors import ConvnetsError
 from tests.fakes import cifar_tar, make_tiny_cifar
 
@@ -71,6 +78,41 @@ def test_regzipped_payload_passes_and_tampered_payload_fails(tiny_idx, mirror, t
     with pytest.raises(ConvnetsError, match="checksum mismatch"):
         download_dataset(tiny_idx.spec, tmp_path / "bad", [Source(bad_base)], timeout_s=5)
     assert not (tmp_path / "bad" / "train-images-idx3-ubyte").exists()
+
+
+def test_private_mirror_checksums_replace_upstream_for_named_files_only(tiny_idx, mirror, tmp_path):
+    """The tiny files are not upstream's: only download.checksums can vouch for them."""
+    base = mirror.serve_folder("private", tiny_idx.folder)
+    ours = {remote.name: remote.md5 for remote in tiny_idx.spec.files}
+    upstream_mnist = replace(MNIST, mirrors=())
+    with pytest.raises(ConvnetsError, match=r"expected 6bbc9ace\S* \(47040016 bytes\) from up"):
+        download_dataset(upstream_mnist, tmp_path / "a", [Source(base)], timeout_s=5)
+
+    spec = with_checksums(upstream_mnist, ours)
+    download_dataset(spec, tmp_path / "ok", [Source(base)], timeout_s=5)
+    assert_payloads_match(tmp_path / "ok", tiny_idx)
+
+    one_only = with_checksums(
+        upstream_mnist, {"t10k-labels-idx1-ubyte.gz": ours["t10k-labels-idx1-ubyte.gz"]}
+    )
+    with pytest.raises(ConvnetsError, match=r"(?s)file train-images-idx3-ubyte.gz.* from upstream"):
+        download_dataset(one_only, tmp_path / "b", [Source(base)], timeout_s=5)
+
+
+def test_wrong_private_checksum_fails_as_before(tiny_idx, mirror, tmp_path):
+    base = mirror.serve_folder("private", tiny_idx.folder)
+    ours = {remote.name: remote.md5 for remote in tiny_idx.spec.files}
+    ours["train-labels-idx1-ubyte.gz"] = "0" * 32
+    spec = with_checksums(replace(MNIST, mirrors=()), ours)
+    with pytest.raises(ConvnetsError) as error:
+        download_dataset(spec, tmp_path / "raw", [Source(base)], timeout_s=5)
+    message = str(error.value)
+    assert "train-labels-idx1-ubyte.gz" in message and "checksum mismatch" in message
+    assert f"expected {'0' * 32} from download.checksums in params.yaml" in message
+    assert not (tmp_path / "raw" / "train-labels-idx1-ubyte").exists()
+    assert not (tmp_path / "raw" / MANIFEST).exists()
+    with pytest.raises(ConvnetsError, match=r"does not have.*Fix"):
+        with_checksums(MNIST, {"cifar-10-binary.tar.gz": "0" * 32})
 
 
 def test_first_mirror_down_second_used(tiny_idx, mirror, closed_port_url, tmp_path):

@@ -8,6 +8,7 @@ with one line per problem naming the key, what was given, what is allowed and ho
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -24,6 +25,7 @@ class _Group(BaseModel):
     """A params.yaml group: frozen, strict (no "3" for 3), unknown keys refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+_MD5 = re.compile(r"[0-9a-f]{32}")
 
 
 class BaseConfig(_Group):
@@ -46,6 +48,10 @@ class PrepareConfig(_Group):
     subset: int = Field(ge=0, description="0 (all images) or a per-class cap >= 1")
 
 
+    checksums: dict[str, str] = Field(
+        default_factory=dict,
+        description="a mapping of upstream file name to the payload md5 a private mirror serves",
+    )
 class AugmentConfig(_Group):
     copies: int = Field(ge=0, le=10, description="extra augmented copies per image, 0 to 10")
     crop_padding: int = Field(ge=0, le=8, description="pixels of random shift, 0 to 8")
@@ -190,6 +196,7 @@ def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
     if error["type"] == "missing":
         return f"{source}: missing key '{key}' ({_allowed(loc)}). Fix: add it to {source}."
     index = "".join(f"[{part}]" for part in error["loc"] if isinstance(part, int))
+    _check_checksums(params, source)
     given = f"{key}{index} = {error.get('input')!r}" if index else repr(error.get("input"))
     return (
         f"{source}: '{key}' must be {_allowed(loc)}; got {given} ({error['msg']}). "
@@ -206,6 +213,31 @@ def _model_at(loc: list[str]) -> type[BaseModel] | None:
         annotation = field.annotation if field else None
         if get_origin(annotation) is dict:  # e.g. variants: the next part is a user's name
             annotation = get_args(annotation)[1]
+def _check_checksums(params: Params, source: str) -> None:
+    """download.checksums names files the dataset has, each with a 32-character hex md5.
+
+    The option replaces upstream's checksum for the files it names only (a private mirror's own
+    copies); a typo must fail here rather than silently leave upstream's checksum in force.
+    """
+    from convnets.data.registry import get_dataset
+
+    spec = get_dataset(params.base.dataset)
+    names = [remote.name for remote in spec.files]
+    for name, md5 in params.download.checksums.items():
+        key = f"download.checksums[{name!r}]"
+        if name not in names:
+            raise ConvnetsError(
+                f"{source}: {key} names no file of {spec.name}; its files are "
+                f"{', '.join(names)}. Fix: use one of those names or remove the key."
+            )
+        if not _MD5.fullmatch(md5):
+            raise ConvnetsError(
+                f"{source}: {key} must be a hex md5 of 32 characters (0-9, a-f); got {md5!r}. "
+                f"Fix: put the output of `md5sum` of the payload there (for .gz files, of the "
+                f"decompressed payload: `gunzip -c {name} | md5sum`)."
+            )
+
+
             if next(parts, None) is None:
                 return None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):

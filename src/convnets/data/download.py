@@ -95,7 +95,7 @@ def _fetch_one(
             log.warning("%s: %s; trying the next source", where, reason)
             failures.append(f"  - {where}: {reason}")
             continue
-        log.info("%s: verified (md5 matches upstream)", where)
+        log.info("%s: verified (md5 matches %s)", where, remote.md5_from)
         for record in kept.values():
             record["source"] = where
         return kept
@@ -180,7 +180,7 @@ def _keep_idx_payload(remote: RemoteFile, gz_path: Path, out_dir: Path) -> dict[
     return {name: {"md5": md5.hexdigest(), "sha256": sha256.hexdigest(), "size": size}}
 
 
-def _copy_hashing(src: BinaryIO, dst: BinaryIO, hashes: tuple, total: int, desc: str) -> int:
+def _copy_hashing(src: BinaryIO, dst: BinaryIO, hashes: tuple, total: int | None, desc: str) -> int:
     size = 0
     with tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=None) as bar:
         while chunk := src.read(_CHUNK):
@@ -193,10 +193,12 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO, hashes: tuple, total: int, desc:
 
 
 def _check(remote: RemoteFile, md5: str, size: int) -> None:
-    if md5 != remote.md5 or size != remote.size:
+    expected_size = remote.size if remote.size is not None else size
+    if md5 != remote.md5 or size != expected_size:
+        expected = f"{remote.md5} ({remote.size} bytes)" if remote.size is not None else remote.md5
         raise SourceFailed(
-            f"checksum mismatch: md5 {md5} ({size} bytes), expected {remote.md5} "
-            f"({remote.size} bytes)"
+            f"checksum mismatch: md5 {md5} ({size} bytes), expected {expected} "
+            f"from {remote.md5_from}"
         )
 
 

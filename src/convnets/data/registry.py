@@ -7,7 +7,7 @@ bytes differ from upstream's while the payload is identical, and both must verif
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from convnets.errors import ConvnetsError
@@ -19,8 +19,9 @@ class RemoteFile:
 
     name: str  # the upstream file name, as on the mirrors
     md5: str  # IDX: md5 of the decompressed payload; tar: md5 of the archive itself
-    size: int  # bytes of what the md5 covers
+    size: int | None  # bytes of what the md5 covers; None where only the md5 is known
     sha256: str = ""  # recorded where known; md5 is what upstream publishes
+    md5_from: str = "upstream"  # who vouches for the md5, named when it does not match
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,30 @@ def get_dataset(name: str) -> DatasetSpec:
     except KeyError:
         known = ", ".join(sorted(DATASETS))
         raise ConvnetsError(f"unknown dataset {name!r}; known datasets: {known}") from None
+
+
+def with_checksums(spec: DatasetSpec, checksums: dict[str, str]) -> DatasetSpec:
+    """`spec` with a private mirror's md5s (`download.checksums`) in place of upstream's.
+
+    Only the named files change, and each still has to match its md5 exactly; the size check is
+    dropped for them because a private copy's size is not upstream's.
+    """
+    unknown = set(checksums) - {remote.name for remote in spec.files}
+    if unknown:
+        raise ConvnetsError(
+            f"download.checksums names files {sorted(unknown)} that {spec.name} does not have. "
+            "Fix: use the dataset's upstream file names."
+        )
+    files = tuple(
+        replace(remote, md5=checksums[remote.name], size=None, sha256="", md5_from=_OVERRIDE)
+        if remote.name in checksums
+        else remote
+        for remote in spec.files
+    )
+    return replace(spec, files=files)
+
+
+_OVERRIDE = "download.checksums in params.yaml"
 
 
 def payload_name(remote: RemoteFile) -> str:

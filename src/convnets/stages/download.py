@@ -8,7 +8,7 @@ from pathlib import Path
 
 from convnets.config import Params
 from convnets.data.download import default_sources, download_dataset
-from convnets.data.registry import get_dataset
+from convnets.data.registry import get_dataset, with_checksums
 
 log = logging.getLogger(__name__)
 HELP = "fetch and verify the dataset's upstream files"
@@ -19,7 +19,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    spec = get_dataset(params.base.dataset)
+    spec = with_checksums(get_dataset(params.base.dataset), params.download.checksums)
     sources = default_sources(spec, params.download.local_dirs, params.download.mirrors)
     manifest = download_dataset(spec, args.out, sources, params.download.timeout_s)
     log.info("%s: %d verified files in %s", spec.name, len(manifest["files"]), args.out)
