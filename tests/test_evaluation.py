@@ -130,6 +130,8 @@ def compare() -> int:
         "compare",
         "--evaluations",
         "reports/evaluate",
+        "--timings",
+        "reports/train",
         "--table",
         "reports/leaderboard",
         "--plot",

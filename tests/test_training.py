@@ -46,9 +46,22 @@ def test_tiny_run_end_to_end_writes_a_self_describing_checkpoint(workdir):
     assert metrics["best"]["val_accuracy"] == ckpt.metrics["val_accuracy"]
     history = (workdir / "a/live/plots/metrics/val/loss.tsv").read_text().splitlines()
     assert len(history) == 1 + 3  # header + one row per epoch
-    for name in ("lr", "epoch_seconds", "images_per_second", "train/accuracy"):
+    for name in ("lr", "train/accuracy"):
         assert (workdir / f"a/live/plots/metrics/{name}.tsv").exists()
 
+    timing = json.loads((workdir / "a/live/timing.json").read_text())
+    assert timing["train_seconds"] > 0 and len(timing["epochs"]) == 3
+
+
+def test_wall_times_stay_out_of_metrics_plots_and_checkpoint(workdir):
+    """Timings differ run to run; anything DVC compares as a result must not hold one."""
+    assert run_train("tiny", "a") == 0
+    metrics = (workdir / "a/live/metrics.json").read_text()
+    assert "seconds" not in metrics and "per_second" not in metrics
+    plots = [p.stem for p in (workdir / "a/live/plots/metrics").rglob("*.tsv")]
+    assert not [name for name in plots if "second" in name]
+    ckpt = load_checkpoint(workdir / "a/checkpoint.pt", "t")
+    assert not [key for key in ckpt.metrics if "second" in key]
 
 def test_same_params_same_weights_and_metrics(workdir):
     assert run_train("tiny", "a") == 0

@@ -22,7 +22,7 @@ COLUMNS = [
 
 
 def leaderboard(evaluations: dict[str, dict]) -> pd.DataFrame:
-    """One row per variant from its evaluate metrics, best validation accuracy first."""
+    """One row per variant from its evaluate metrics and train wall time, best validation first."""
     rows = [
         {
             "variant": variant,

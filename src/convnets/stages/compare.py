@@ -23,6 +23,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="folder with one evaluate output folder per variant",
     )
+    parser.add_argument(
+        "--timings",
+        type=Path,
+        required=True,
+        help="folder with one train output folder (holding timing.json) per variant",
+    )
     parser.add_argument("--table", type=Path, required=True, help="leaderboard path, no suffix")
     parser.add_argument("--plot", type=Path, required=True, help="accuracy/cost PNG")
     parser.add_argument("--best", type=Path, required=True, help="best-variant JSON")
@@ -31,6 +37,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: Params) -> None:
     evaluations = {
         name: io.read_json(args.evaluations / name / "metrics.json", producer=f"evaluate@{name}")
+        | {"train_seconds": _train_seconds(args.timings, name)}
         for name in params.variants
     }
     table = leaderboard(evaluations)
@@ -42,3 +49,9 @@ def run(args: argparse.Namespace, params: Params) -> None:
     best = choose_best(table)
     io.write_json(args.best, best)
     log.info("best: %s (%s)", best["variant"], best["reason"])
+
+
+def _train_seconds(timings: Path, variant: str) -> float:
+    """Training wall time lives beside the train metrics, not in them: it is not reproducible."""
+    timing = io.read_json(timings / variant / "timing.json", producer=f"train@{variant}")
+    return timing["train_seconds"]

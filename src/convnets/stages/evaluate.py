@@ -76,7 +76,6 @@ def run(args: argparse.Namespace, params: Params) -> None:
         "val": {k: val[k] for k in ("accuracy", "loss", "macro_f1")},
         "parameters": count_parameters(model),
         "flops_per_image": flops_per_image(model.cpu(), ckpt.input_shape),
-        "train_seconds": ckpt.metrics["train_seconds"],
         "tta": tta,
     }
     _write(args, data, test_logits, test, summary, cfg.mistakes)

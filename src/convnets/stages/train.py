@@ -37,6 +37,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prepared", type=Path, required=True, help="prepared .npz (val split)")
     parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint to write")
     parser.add_argument("--live", type=Path, required=True, help="dvclive folder to write")
+    parser.add_argument(
+        "--timing", type=Path, required=True, help="wall-time JSON to write (not a metric)"
+    )
 
 
 def train_settings(params: Params, variant: VariantConfig) -> TrainSettings:
@@ -122,6 +125,7 @@ def _train(args, params: Params, variant: VariantConfig, settings, runtime, worl
     save_checkpoint(args.checkpoint, ckpt)
     live.summary["best"] = metrics  # the kept checkpoint's numbers, beside the last epoch's
     live.end()
+    io.write_json(args.timing, _timing(result))
     log.info(
         "train %s: best epoch %d, val loss %.4f, val accuracy %.4f, %.0f s",
         args.variant,
@@ -138,23 +142,36 @@ def _log_epoch(live: Live, stats: EpochStats) -> None:
     live.log_metric("val/loss", stats.val_loss)
     live.log_metric("val/accuracy", stats.val_accuracy)
     live.log_metric("lr", stats.lr)
-    live.log_metric("epoch_seconds", stats.seconds)
-    live.log_metric("images_per_second", stats.images_per_second)
     live.next_step()
 
 
 def _summary(result: FitResult, model, runtime: dict, ranks: int) -> dict:
+    """The best checkpoint's numbers: the same on every run with the same params and data.
+
+    Wall times go to `_timing` instead, so that metrics files, dvclive's per-step plots and the
+    checkpoint stay bit-identical across `dvc repro --force` and `dvc exp show` compares results.
+    """
     if result.best_epoch < 0:
         raise ConvnetsError("validation loss was never finite; no checkpoint to keep")
-    rates = [s.images_per_second for s in result.history]
     return {
         "epoch": result.best_epoch,
         "val_loss": result.best_val_loss,
         "val_accuracy": result.best_val_accuracy,
         "epochs_run": len(result.history),
-        "train_seconds": round(result.seconds, 2),
-        "images_per_second": float(np.median(rates)),
         "parameters": count_parameters(model),
         "ranks": ranks,
         **runtime,
+    }
+
+
+def _timing(result: FitResult) -> dict:
+    """Wall time of the run and of each epoch: differs run to run, so it is not a metric."""
+    rates = [s.images_per_second for s in result.history]
+    return {
+        "train_seconds": round(result.seconds, 2),
+        "images_per_second": float(np.median(rates)),
+        "epochs": [
+            {"epoch": s.epoch, "seconds": s.seconds, "images_per_second": s.images_per_second}
+            for s in result.history
+        ],
     }
