@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -20,18 +23,57 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     assert oct(target.stat().st_mode & 0o777) != oct(0o600)
 
 
-def test_failed_write_keeps_old_content_and_leaves_no_temp(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["fsync", "replace"])
+def test_failed_write_keeps_old_content_and_leaves_no_temp(where, tmp_path, monkeypatch):
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
 
-    def disk_full(fd):
-        raise OSError(28, "No space left on device")
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(OSError, match="No space left"), io.atomic_write(target) as handle:
+    monkeypatch.setattr(os, where, disk_full)
+    with pytest.raises(ConvnetsError) as error, io.atomic_write(target) as handle:
         handle.write(b"new content")
+    message = str(error.value)
+    assert f"could not write {target}: No space left on device (ENOSPC)" in message
+    assert "Fix: free space" in message
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+FILE_SIZE_LIMITED = """
+import resource, signal, sys
+import numpy as np
+from convnets import io
+from convnets.errors import ConvnetsError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the kernel then fails the write with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+try:
+    io.save_npz(sys.argv[1], x=np.ones(100_000, dtype=np.uint8))
+except ConvnetsError as exc:
+    print(exc)
+"""
+
+
+def test_write_failing_in_the_kernel_keeps_old_npz_byte_for_byte(tmp_path):
+    """A real failed write(2), not a patched one: the file-size limit makes the kernel refuse."""
+    target = tmp_path / "prepared.npz"
+    io.save_npz(target, x=np.arange(10, dtype=np.uint8))
+    old = target.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-c", FILE_SIZE_LIMITED, str(target)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"could not write {target}: File too large (EFBIG)" in result.stdout
+    assert target.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["prepared.npz"]
+
+
+def test_errors_of_the_code_pass_through_unchanged(tmp_path):
+    with pytest.raises(ValueError, match="bug"), io.atomic_write(tmp_path / "x") as handle:
+        handle.write(b"half")
+        raise ValueError("bug")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_remove_stale_temps_only_touches_temp_files(tmp_path):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from convnets.errors import ConvnetsError
 from convnets.export import RawPixels, onnx_logits, onnx_session
 
 Engine = Callable[[np.ndarray], np.ndarray]  # uint8 (N, H, W, C) -> logits (N, classes)
@@ -34,7 +35,16 @@ def torch_engine(model: nn.Module, compile_model: bool = False) -> Engine:
 
 
 def onnx_engine(model_path: Path, threads: int) -> Engine:
-    session = onnx_session(model_path.read_bytes(), threads)
+    """An onnxruntime session on `model_path`; a missing or corrupt file names `export`."""
+    try:
+        session = onnx_session(model_path.read_bytes(), threads)
+    except FileNotFoundError:
+        raise ConvnetsError(f"{model_path} does not exist. Fix: run `dvc repro export`.") from None
+    except Exception as exc:  # onnxruntime's InvalidProtobuf, Fail, InvalidGraph, ...
+        raise ConvnetsError(
+            f"{model_path} is not a model onnxruntime can load ({type(exc).__name__}). "
+            "Fix: run `dvc repro --force export`."
+        ) from None
     return lambda images: onnx_logits(session, images, batch_size=len(images))
 
 

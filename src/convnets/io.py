@@ -8,6 +8,7 @@ cached or user file goes through a loader here that refuses pickles.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -47,11 +48,30 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in _WRITE_FIXES:
+            raise _write_failed(path, exc) from None
         raise
     _fsync_dir(path.parent)
+
+
+# Errors of the disk, not of the code: each gets a message that names the file and the remedy.
+_WRITE_FIXES = {
+    errno.ENOSPC: "free space on that disk and rerun",
+    errno.EDQUOT: "free space within your disk quota (or raise it) and rerun",
+    errno.EFBIG: "the file is larger than this process or filesystem allows (`ulimit -f`)",
+    errno.EROFS: "the filesystem is read-only; write the outputs somewhere writable",
+}
+
+
+def _write_failed(path: Path, exc: OSError) -> ConvnetsError:
+    reason = exc.strerror or str(exc)
+    return ConvnetsError(
+        f"could not write {path}: {reason} ({errno.errorcode[exc.errno]}). The previous {path.name}"
+        f", if any, is unchanged and no temp file was left. Fix: {_WRITE_FIXES[exc.errno]}."
+    )
 
 
 def _fsync_dir(folder: Path) -> None:
