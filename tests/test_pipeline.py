@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline import copy_repo, dvc, set_params
+from tests.browser import REPORT_SECTIONS, open_in_chromium
+from tests.pipeline import assert_every_stage_ran_and_wrote_its_outputs, copy_repo, dvc, set_params
 
 TINY_VARIANTS = {
     "mlp": {"model": "mlp", "options": {"hidden": [32]}},
@@ -15,6 +16,8 @@ TINY_VARIANTS = {
     "vgg": {"model": "vgg", "options": {"widths": [4, 8], "convs_per_stage": 1}},
     "resnet": {"model": "resnet", "options": {"widths": [4, 8], "blocks_per_stage": 1}},
 }
+
+TINY_REPORT = {"report.patch_images": 100, "report.projection_images": 60, "report.ascent_steps": 4}
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,6 +42,7 @@ def repo(tmp_path_factory):
             "benchmark.latency_runs": 10,
             "benchmark.throughput_runs": 2,
             "benchmark.batch_sizes": [8],
+            **TINY_REPORT,
         },
     )
     dvc(repo, "repro")
@@ -46,6 +50,7 @@ def repo(tmp_path_factory):
 
 
 def test_repro_writes_every_output(repo):
+    assert_every_stage_ran_and_wrote_its_outputs(repo)  # what dvc.yaml declares, generically
     summary = json.loads((repo / "reports/prepare/summary.json").read_text())
     assert summary["sizes"] == {"train": 270, "val": 30, "test": 300}
     assert (repo / "data/prepared/fashion-mnist.npz").stat().st_size > 0
@@ -139,3 +144,12 @@ def test_exp_run_with_bad_param_fails_naming_the_key(repo):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "'prepare.val_fraction' must be a fraction in (0, 1); got 2" in output
+
+
+def test_report_opens_in_a_browser_with_every_image_and_section(repo, tmp_path):
+    result = open_in_chromium(repo / "reports/index.html", tmp_path)
+    assert result["sections"] == list(REPORT_SECTIONS)
+    assert len(result["images"]) >= 14
+    broken = [image["src"] for image in result["images"] if image["width"] == 0]
+    assert broken == []
+    assert result["errors"] == []

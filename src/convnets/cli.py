@@ -24,6 +24,7 @@ STAGES = (
     "compare",
     "export",
     "benchmark",
+    "report",
     "bench-train",
 )
 

@@ -13,11 +13,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from convnets.errors import ConvnetsError
 
 DatasetName = Literal["fashion-mnist", "mnist", "cifar10"]
+_MD5 = re.compile(r"[0-9a-f]{32}")
 MirrorUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+/$")]
 
 
@@ -25,7 +33,6 @@ class _Group(BaseModel):
     """A params.yaml group: frozen, strict (no "3" for 3), unknown keys refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-_MD5 = re.compile(r"[0-9a-f]{32}")
 
 
 class BaseConfig(_Group):
@@ -41,6 +48,10 @@ class DownloadConfig(_Group):
         description="a list of http(s) base URLs ending in /, tried before the built-in mirrors"
     )
     timeout_s: float = Field(gt=0, le=3600, description="seconds in (0, 3600]")
+    checksums: dict[str, str] = Field(
+        default_factory=dict,
+        description="a mapping of upstream file name to the payload md5 a private mirror serves",
+    )
 
 
 class PrepareConfig(_Group):
@@ -48,10 +59,6 @@ class PrepareConfig(_Group):
     subset: int = Field(ge=0, description="0 (all images) or a per-class cap >= 1")
 
 
-    checksums: dict[str, str] = Field(
-        default_factory=dict,
-        description="a mapping of upstream file name to the payload md5 a private mirror serves",
-    )
 class AugmentConfig(_Group):
     copies: int = Field(ge=0, le=10, description="extra augmented copies per image, 0 to 10")
     crop_padding: int = Field(ge=0, le=8, description="pixels of random shift, 0 to 8")
@@ -118,6 +125,28 @@ class BenchmarkConfig(_Group):
     torch_compile: bool = Field(description="true or false: also time torch.compile")
 
 
+class ReportConfig(_Group):
+    samples_per_class: int = Field(ge=1, le=20, description="images per class row, 1 to 20")
+    kernel_name: str = Field(min_length=1, max_length=40, description="a short name")
+    kernel: list[list[float]] = Field(
+        description="a square kernel of odd size (3, 5 or 7) as a list of rows of numbers"
+    )
+    sample_index: int = Field(ge=0, description="an index into the test split, >= 0")
+    channels: int = Field(ge=1, le=16, description="channels per layer, 1 to 16")
+    patch_images: int = Field(ge=9, le=60000, description="test images searched, 9 to 60000")
+    attributions: int = Field(ge=1, le=16, description="examples of each kind, 1 to 16")
+    projection_images: int = Field(ge=20, le=10000, description="test images, 20 to 10000")
+    ascent_steps: int = Field(ge=1, le=2000, description="gradient-ascent steps, 1 to 2000")
+
+    @field_validator("kernel")
+    @classmethod
+    def _square_odd(cls, kernel: list[list[float]]) -> list[list[float]]:
+        size = len(kernel)
+        if size not in (3, 5, 7) or any(len(row) != size for row in kernel):
+            raise ValueError(f"kernel must be square with 3, 5 or 7 rows; got {size} rows")
+        return kernel
+
+
 VariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")]
 
 
@@ -132,6 +161,7 @@ class Params(_Group):
     evaluate: EvaluateConfig
     export: ExportConfig
     benchmark: BenchmarkConfig
+    report: ReportConfig
     variants: dict[VariantName, VariantConfig] = Field(
         min_length=1, description="a mapping of variant names (lowercase) to variants"
     )
@@ -166,6 +196,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         lines = [_describe(error, raw, source) for error in exc.errors()]
         raise ConvnetsError("\n".join(lines)) from None
     _check_models(params, source)
+    _check_checksums(params, source)
     return params
 
 
@@ -182,37 +213,6 @@ def _check_models(params: Params, source: str) -> None:
             ) from None
 
 
-def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
-    """One line: the key, the value given, what is allowed, and how to fix it."""
-    loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
-    key = ".".join(loc)  # the params key; a list item's index is shown beside the value
-    if error["type"] == "extra_forbidden":
-        group_model = _model_at(loc[:-1])
-        allowed = ", ".join(group_model.model_fields) if group_model else "?"
-        return (
-            f"{source}: unknown key '{key}'. Allowed keys here: {allowed}. "
-            f"Fix: remove or rename '{key}' in {source}."
-        )
-    if error["type"] == "missing":
-        return f"{source}: missing key '{key}' ({_allowed(loc)}). Fix: add it to {source}."
-    index = "".join(f"[{part}]" for part in error["loc"] if isinstance(part, int))
-    _check_checksums(params, source)
-    given = f"{key}{index} = {error.get('input')!r}" if index else repr(error.get("input"))
-    return (
-        f"{source}: '{key}' must be {_allowed(loc)}; got {given} ({error['msg']}). "
-        f"Fix: edit {source} or run `dvc exp run -S {key}=<value>`."
-    )
-
-
-def _model_at(loc: list[str]) -> type[BaseModel] | None:
-    """The pydantic model that validates the mapping at `loc`, if `loc` names a group."""
-    model: type[BaseModel] = Params
-    parts = iter(loc)
-    for part in parts:
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if get_origin(annotation) is dict:  # e.g. variants: the next part is a user's name
-            annotation = get_args(annotation)[1]
 def _check_checksums(params: Params, source: str) -> None:
     """download.checksums names files the dataset has, each with a 32-character hex md5.
 
@@ -238,6 +238,36 @@ def _check_checksums(params: Params, source: str) -> None:
             )
 
 
+def _describe(error: dict[str, Any], raw: dict[str, Any], source: str) -> str:
+    """One line: the key, the value given, what is allowed, and how to fix it."""
+    loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
+    key = ".".join(loc)  # the params key; a list item's index is shown beside the value
+    if error["type"] == "extra_forbidden":
+        group_model = _model_at(loc[:-1])
+        allowed = ", ".join(group_model.model_fields) if group_model else "?"
+        return (
+            f"{source}: unknown key '{key}'. Allowed keys here: {allowed}. "
+            f"Fix: remove or rename '{key}' in {source}."
+        )
+    if error["type"] == "missing":
+        return f"{source}: missing key '{key}' ({_allowed(loc)}). Fix: add it to {source}."
+    index = "".join(f"[{part}]" for part in error["loc"] if isinstance(part, int))
+    given = f"{key}{index} = {error.get('input')!r}" if index else repr(error.get("input"))
+    return (
+        f"{source}: '{key}' must be {_allowed(loc)}; got {given} ({error['msg']}). "
+        f"Fix: edit {source} or run `dvc exp run -S {key}=<value>`."
+    )
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at `loc`, if `loc` names a group."""
+    model: type[BaseModel] = Params
+    parts = iter(loc)
+    for part in parts:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if get_origin(annotation) is dict:  # e.g. variants: the next part is a user's name
+            annotation = get_args(annotation)[1]
             if next(parts, None) is None:
                 return None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):

@@ -23,3 +23,21 @@ def augmentation_grid(originals: np.ndarray, augmented: list[np.ndarray], labels
     fig.suptitle("Augmentation: each row is one training image", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def class_samples_figure(images: np.ndarray, labels: np.ndarray, classes, per_class: int):
+    """One row per class with its first `per_class` images (uint8 NHWC), in dataset order."""
+    fig: Figure = plt.figure(figsize=(1.0 * per_class + 1.6, 1.0 * len(classes) + 0.4))
+    axes = fig.subplots(len(classes), per_class, squeeze=False)
+    for row, name in enumerate(classes):
+        picked = np.flatnonzero(labels == row)[:per_class]
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.axis("off")
+            if col < len(picked):
+                show_image(ax, images[picked[col]])
+                ax.axis("on")
+        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle("Samples of every class", fontsize=10)
+    fig.tight_layout()
+    return fig

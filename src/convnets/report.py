@@ -1,0 +1,326 @@
+"""The visual report: what the network sees, as sections of figures for one HTML page.
+
+Each `*_section` function draws its figures into the report's figure folder and returns a
+`Section`; `visuals/html.py` turns the list into the page. Models run in float32 on the CPU
+threads of `base.threads`, from seeded noise, so the same inputs give the same pictures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure as MplFigure
+from torch import nn
+
+from convnets.attribution import grad_cam, saliency
+from convnets.checkpoint import Checkpoint
+from convnets.data.prepared import PreparedData
+from convnets.inspection import (
+    Peaks,
+    activations,
+    conv_layers,
+    crop,
+    map_layers,
+    receptive_field,
+    top_activations,
+)
+from convnets.layout import to_nchw
+from convnets.maximize import AscentSettings, channel_images, class_images
+from convnets.visuals import attribution as attribution_visuals
+from convnets.visuals import filters, layers
+from convnets.visuals.curves import curves_figure
+from convnets.visuals.data import class_samples_figure
+from convnets.visuals.features import dream_figure, embed_2d, projection_figure
+from convnets.visuals.figures import save_figure
+from convnets.visuals.html import benchmark_table, leaderboard_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    samples_per_class: int
+    kernel_name: str
+    kernel: list[list[float]]
+    sample_index: int  # the test image of the filter, shape and activation panels
+    channels: int  # channels per layer in the activation, top-patch and ascent panels
+    patch_images: int  # test images searched for top-activating patches
+    attributions: int  # right and wrong predictions explained (each)
+    projection_images: int
+    ascent_steps: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Figure:
+    src: str  # relative to the HTML page
+    caption: str
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    intro: str
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # HTML tables, already escaped
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """Where figures go: PNGs in `folder`, linked from the page at `page`."""
+
+    folder: Path
+    page: Path
+
+    def save(self, fig: MplFigure, name: str, caption: str) -> Figure:
+        save_figure(fig, self.folder / name)
+        return self.link(self.folder / name, caption)
+
+    def link(self, path: Path, caption: str) -> Figure:
+        """A figure another stage wrote, linked where it lies (relative, so the page moves)."""
+        return Figure(Path(os.path.relpath(path, self.page.parent)).as_posix(), caption)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The trained network the inside-view sections look at."""
+
+    variant: str
+    ckpt: Checkpoint
+    model: nn.Module  # eval mode, float32, CPU
+    why: str
+
+
+def float_images(images: np.ndarray) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [0, 1], the models' input."""
+    return to_nchw(images).float().div(255.0)
+
+
+def data_section(canvas: Canvas, data: PreparedData, preview: Path, s: ReportSettings) -> Section:
+    section = Section(
+        "data",
+        "1. Data",
+        "A few training images of every class, then the augmentation the training used: each "
+        "row is one image and random draws of its shifts, flips and erasing.",
+    )
+    fig = class_samples_figure(data.x_train, data.y_train, data.classes, s.samples_per_class)
+    section.figures.append(canvas.save(fig, "samples.png", "Training samples per class"))
+    section.figures.append(canvas.link(preview, "Augmentation preview (stage augment)"))
+    return section
+
+
+def filters_section(canvas: Canvas, data: PreparedData, s: ReportSettings) -> Section:
+    section = Section(
+        "filters",
+        "2. Filters and edges",
+        "Before a network learns its filters, hand-made ones show what a convolution does: "
+        "Sobel kernels respond to vertical and horizontal edges, the Laplacian to any change "
+        f"(a high-pass filter), and '{s.kernel_name}' is the kernel written in params.yaml "
+        "(report.kernel). In frequency terms, a high-pass filter removes the centre of the "
+        "spectrum, the smooth areas, and keeps the edges.",
+    )
+    kernels = {**filters.CLASSIC_KERNELS, f"{s.kernel_name} (params.yaml)": s.kernel}
+    samples = data.x_test[_sample_rows(data, 3, s.sample_index)]
+    fig = filters.kernels_figure(samples, kernels)
+    section.figures.append(canvas.save(fig, "kernels.png", "Classic kernels on test images"))
+    fig = filters.frequency_figure(data.x_test[s.sample_index])
+    section.figures.append(canvas.save(fig, "frequency.png", "FFT magnitude and a high-pass"))
+    return section
+
+
+def _sample_rows(data: PreparedData, count: int, first: int) -> list[int]:
+    """`first`, then the first images of other classes: varied samples, chosen reproducibly."""
+    rows = [first]
+    for label in range(len(data.classes)):
+        candidates = np.flatnonzero(data.y_test == label)
+        if len(rows) < count and len(candidates) and label != data.y_test[first]:
+            rows.append(int(candidates[0]))
+    return rows
+
+
+def shapes_section(canvas: Canvas, data: PreparedData, s: ReportSettings) -> Section:
+    section = Section(
+        "shapes",
+        "3. Stride, padding and pooling",
+        "One image through a 3x3 convolution: without padding the map loses a pixel at each "
+        "border, stride 2 halves it, and 2x2 pooling halves it again while keeping the strongest "
+        "(max) or the mean (average) response. Each panel is titled with its output shape: "
+        "out = floor((in + 2 x padding - kernel) / stride) + 1.",
+    )
+    fig = filters.shapes_figure(data.x_test[s.sample_index])
+    section.figures.append(canvas.save(fig, "shapes.png", "Output shapes of conv and pooling"))
+    return section
+
+
+def learned_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
+    name, first = conv_layers(subject.model)[0]
+    section = Section(
+        "learned",
+        "4. Learned filters and activation maps",
+        f"The first-layer filters that {subject.variant} learned ({name}), many of them edge "
+        "and blob detectors like the hand-made kernels above; then the activation maps of "
+        "every convolution and pooling layer for one test image: early maps look like "
+        "filtered copies of the image, later ones are smaller and more abstract.",
+    )
+    fig = layers.filters_figure(first.weight, name)
+    section.figures.append(canvas.save(fig, "learned_filters.png", f"{name} filters"))
+    image = data.x_test[s.sample_index : s.sample_index + 1]
+    maps = activations(subject.model, float_images(image), map_layers(subject.model))
+    spatial = {name: out[0] for name, out in maps.items() if out.shape[-1] > 1}  # not 1x1 pools
+    fig = layers.activation_maps_figure(image[0], spatial, s.channels)
+    section.figures.append(canvas.save(fig, "activation_maps.png", "Activation maps"))
+    return section
+
+
+def patches_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
+    section = Section(
+        "patches",
+        "5. What each layer sees",
+        f"After Zeiler & Fergus (2014): for {s.channels} channels of each convolution, the 9 "
+        f"patches of the first {s.patch_images} test images that excite it most, each cropped "
+        "to the input region the layer can see (its receptive field, measured by backprop). "
+        "Early layers pick edges and corners; deeper ones, larger parts of garments or objects.",
+    )
+    images = data.x_test[: s.patch_images]
+    convs = conv_layers(subject.model)
+    peaks = _peaks(subject.model, images, convs)
+    shown = {}
+    for name, module in convs:
+        field_ = receptive_field(subject.model, module, subject.ckpt.input_shape)
+        channels = []
+        for channel, picks in enumerate(top_activations(peaks[name], 9)[: s.channels]):
+            patches = [crop(images[i], field_.box(row, col)) for _, i, row, col in picks]
+            channels.append((channel, patches))
+        shown[name] = channels
+    fig = layers.top_patches_figure(shown, f"Top-9 test patches per channel, {subject.variant}")
+    section.figures.append(canvas.save(fig, "top_patches.png", "Top-activating patches"))
+    return section
+
+
+def _peaks(model: nn.Module, images: np.ndarray, convs, batch: int = 256) -> dict[str, Peaks]:
+    """Each conv channel's strongest response per image, batch by batch (bounded memory)."""
+    parts: dict[str, list[Peaks]] = {name: [] for name, _ in convs}
+    for start in range(0, len(images), batch):
+        maps = activations(model, float_images(images[start : start + batch]), convs)
+        for name, _ in convs:
+            parts[name].append(Peaks.of(maps[name]))
+    return {name: Peaks.concat(found) for name, found in parts.items()}
+
+
+def attribution_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
+    section = Section(
+        "attribution",
+        "6. Saliency and Grad-CAM",
+        "Which pixels a prediction depends on, for right and wrong predictions of "
+        f"{subject.variant}. Saliency is the gradient of the predicted score with respect to "
+        "each pixel (captum Saliency); Grad-CAM weighs the last convolution's maps by their "
+        "gradient (captum LayerGradCam) and shows where the evidence for the predicted class is.",
+    )
+    x = float_images(data.x_test)
+    with torch.no_grad():
+        predicted = torch.cat(
+            [subject.model(x[i : i + 512]).argmax(1) for i in range(0, len(x), 512)]
+        )
+    truth = torch.from_numpy(data.y_test)
+    _, last_conv = conv_layers(subject.model)[-1]
+    for kind, rows in (
+        ("right", torch.nonzero(predicted == truth).flatten()[: s.attributions]),
+        ("wrong", torch.nonzero(predicted != truth).flatten()[: s.attributions]),
+    ):
+        examples = [
+            {"index": int(i), "true": int(truth[i]), "predicted": int(predicted[i])} for i in rows
+        ]
+        targets = predicted[rows]
+        sal = saliency(subject.model, x[rows], targets) if len(rows) else np.zeros((0,))
+        cam = grad_cam(subject.model, last_conv, x[rows], targets) if len(rows) else sal
+        fig = attribution_visuals.attribution_figure(
+            data.x_test, examples, sal, cam, data.classes, f"{kind.capitalize()} predictions"
+        )
+        section.figures.append(canvas.save(fig, f"attribution_{kind}.png", f"{kind} predictions"))
+    return section
+
+
+def projection_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
+    section = Section(
+        "features",
+        "7. Feature vectors",
+        f"The penultimate-layer features of {subject.variant} for {s.projection_images} test "
+        "images, projected to 2-D by PCA (a linear view) and t-SNE (which keeps neighbours "
+        "together), coloured by true class. Classes that overlap here are the ones the "
+        "network confuses.",
+    )
+    images = data.x_test[: s.projection_images]
+    model = subject.model
+    with torch.no_grad():
+        features = model.features((float_images(images) - model.mean) / model.std)
+    points = embed_2d(features.flatten(1).numpy(), s.seed)
+    fig = projection_figure(
+        points, data.y_test[: len(images)], data.classes, "Penultimate features"
+    )
+    section.figures.append(canvas.save(fig, "projection.png", "PCA and t-SNE of features"))
+    return section
+
+
+def maximization_section(canvas: Canvas, subject: Subject, s: ReportSettings) -> Section:
+    section = Section(
+        "maximization",
+        "8. How the network sees a class",
+        "Activation maximization: start from noise and follow the gradient that raises one "
+        "class score (top row) or one channel of the last convolution (bottom row), jittering "
+        "and blurring as it goes so the result is an image rather than noise the network alone "
+        "likes. These are what the network looks for, not what the data look like.",
+    )
+    settings = AscentSettings(steps=s.ascent_steps)
+    shape = subject.ckpt.input_shape
+    classes = subject.ckpt.classes
+    dreams = class_images(subject.model, shape, len(classes), settings, s.seed)
+    name, last_conv = conv_layers(subject.model)[-1]
+    channels = list(range(min(s.channels, last_conv.out_channels)))
+    channel_dreams = channel_images(subject.model, last_conv, channels, shape, settings, s.seed)
+    rows = {
+        "class": (dreams, list(classes)),
+        name: (channel_dreams, [f"ch {c}" for c in channels]),
+    }
+    fig = dream_figure(rows, f"Images {subject.variant} would most like to see")
+    section.figures.append(canvas.save(fig, "maximization.png", "Activation maximization"))
+    return section
+
+
+@dataclass(frozen=True)
+class Results:
+    """What earlier stages wrote that the results section shows."""
+
+    curves: dict  # variant -> curves from visuals.curves.read_curves
+    leaderboard: object  # pandas DataFrame
+    best: dict  # models/best.json
+    confusion: Path  # the best variant's confusion PNG
+    tradeoff: Path
+    benchmark: dict | None  # reports/benchmark.json when present
+    benchmark_plot: Path | None
+
+
+def results_section(canvas: Canvas, results: Results) -> Section:
+    best = results.best["variant"]
+    section = Section(
+        "results",
+        "9. Results",
+        f"Every variant's training curves and the leaderboard (chosen: {best}, "
+        f"{results.best['reason']}), the chosen model's test confusion matrix and, when the "
+        "benchmark stage has run, inference speed of PyTorch and onnxruntime.",
+    )
+    fig = curves_figure(results.curves)
+    section.figures.append(canvas.save(fig, "curves.png", "Training curves of every variant"))
+    section.tables.append(leaderboard_table(results.leaderboard))
+    section.figures.append(canvas.link(results.tradeoff, "Accuracy against cost"))
+    section.figures.append(canvas.link(results.confusion, f"Test confusion matrix of {best}"))
+    if results.benchmark is not None:
+        section.tables.append(benchmark_table(results.benchmark))
+        if results.benchmark_plot is not None:
+            section.figures.append(canvas.link(results.benchmark_plot, "Inference benchmark"))
+    return section

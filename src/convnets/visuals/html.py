@@ -1,0 +1,77 @@
+"""The report page: sections of figures and tables as one self-contained HTML file.
+
+No JavaScript and no external resources, so the page opens offline, from any folder that keeps
+the PNGs beside it, and identical inputs give identical bytes.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import pandas as pd
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+nav a { margin-right: 1em; }
+section { border-top: 1px solid #ddd; margin-top: 2em; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #555; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f4f4f4; }
+"""
+
+
+def render(title: str, summary: str, sections) -> str:
+    """The page: a title, a one-paragraph summary, a table of contents, then each section."""
+    nav = " ".join(f'<a href="#{s.anchor}">{escape(s.title)}</a>' for s in sections)
+    body = "\n".join(_section(s) for s in sections)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n"
+        '<link rel="icon" href="data:,">\n'  # no favicon request, so no console error
+        f"<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{escape(title)}</h1>\n<p>{escape(summary)}</p>\n<nav>{nav}</nav>\n"
+        f"{body}\n</body>\n</html>\n"
+    )
+
+
+def _section(section) -> str:
+    figures = "\n".join(
+        f'<figure><img src="{escape(f.src)}" alt="{escape(f.caption)}">'
+        f"<figcaption>{escape(f.caption)}</figcaption></figure>"
+        for f in section.figures
+    )
+    tables = "\n".join(section.tables)
+    return (
+        f'<section id="{escape(section.anchor)}">\n<h2>{escape(section.title)}</h2>\n'
+        f"<p>{escape(section.intro)}</p>\n{tables}\n{figures}\n</section>"
+    )
+
+
+def leaderboard_table(table: pd.DataFrame) -> str:
+    """The leaderboard with accuracies in percent and costs rounded for reading."""
+    shown = table.copy()
+    for column in ("val_accuracy", "test_accuracy", "test_macro_f1"):
+        shown[column] = (shown[column] * 100).map("{:.2f}".format)
+    shown["test_loss"] = shown["test_loss"].map("{:.4f}".format)
+    shown["parameters"] = shown["parameters"].map("{:,}".format)
+    shown["flops_per_image"] = (shown["flops_per_image"] / 1e6).map("{:.1f}M".format)
+    if "train_seconds" in shown:
+        shown["train_seconds"] = shown["train_seconds"].map("{:.0f}".format)
+    return shown.to_html(index=False, escape=True, border=0)
+
+
+def benchmark_table(report: dict) -> str:
+    """Per engine: batch-1 latency percentiles, throughput per batch size, test accuracy."""
+    rows = []
+    for engine, result in report["engines"].items():
+        row = {"engine": engine}
+        row |= {f"{k} ms": f"{v:.3f}" for k, v in result["latency_ms"].items()}
+        row |= {f"batch {b} img/s": f"{v:,.0f}" for b, v in result["images_per_second"].items()}
+        row["test accuracy %"] = f"{result['test_accuracy'] * 100:.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows).to_html(index=False, escape=True, border=0)
