@@ -49,6 +49,10 @@ BAD_VALUES = [
     ("download.mirrors", ["ftp://example.org/"], "http(s) base URLs"),
     ("download.mirrors", "https://example.org/", "valid list"),
     ("download.local_dirs", [3], "folders"),
+    ("report.kernel", [[1, 0], [0, 1]], "square kernel of odd size"),
+    ("report.kernel", [[1, 0, 0], [0, 1], [0, 0, 1]], "square kernel of odd size"),
+    ("report.kernel", [[1, "x", 0]] * 3, "square kernel"),
+    ("report.channels", 0, "1 to 16"),
 ]
 
 
