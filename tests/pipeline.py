@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,3 +72,22 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     if check and result.returncode:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def declared_outputs(repo: Path) -> dict[str, list[str]]:
+    """Every stage's outputs (outs, metrics and plots alike) as `dvc.lock` records them."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {
+        name: [out["path"] for out in stage.get("outs", [])]
+        for name, stage in lock["stages"].items()
+    }
+
+
+def assert_every_stage_ran_and_wrote_its_outputs(repo: Path) -> None:
+    """Each stage `dvc stage list` knows is locked, and each output it declares exists."""
+    stages = dvc(repo, "stage", "list", "--name-only").stdout.split()
+    outputs = declared_outputs(repo)
+    assert sorted(outputs) == sorted(stages), "a stage did not run"
+    missing = [path for paths in outputs.values() for path in paths if not (repo / path).exists()]
+    assert not missing, f"declared outputs missing: {missing}"
+    assert json.loads(dvc(repo, "status", "--json").stdout) == {}
