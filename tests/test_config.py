@@ -51,7 +51,6 @@ BAD_VALUES = [
     ("download.local_dirs", [3], "folders"),
     ("report.kernel", [[1, 0], [0, 1]], "square kernel of odd size"),
     ("report.kernel", [[1, 0, 0], [0, 1], [0, 0, 1]], "square kernel of odd size"),
-    ("report.kernel", [[1, "x", 0]] * 3, "square kernel"),
     ("report.channels", 0, "1 to 16"),
 ]
 
@@ -116,7 +115,11 @@ def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("variants.cnn.model", "alexnet", "unknown model 'alexnet'; known models: cnn, mlp"),
+        (
+            "variants.cnn.model",
+            "alexnet",
+            "unknown model 'alexnet'; known models: capsnet, cnn, mlp",
+        ),
         ("variants.cnn.options", {"channels": "wide"}, "variants.cnn.options.channels"),
         ("variants.vgg.options", {"depth": 19}, "options of 'vgg' are: widths"),
         (
