@@ -21,6 +21,7 @@ from convnets.augment import AugmentSettings
 from convnets.checkpoint import check_matches_data, load_checkpoint
 from convnets.distributed import World
 from convnets.errors import ConvnetsError
+from convnets.models.base import ImageClassifier
 from convnets.runtime import resolve_runtime
 from convnets.training import TrainSettings, fit
 from tests.conftest import QUADRANTS as CLASSES
@@ -48,7 +49,6 @@ def test_tiny_run_end_to_end_writes_a_self_describing_checkpoint(workdir):
     assert len(history) == 1 + 3  # header + one row per epoch
     for name in ("lr", "train/accuracy"):
         assert (workdir / f"a/live/plots/metrics/{name}.tsv").exists()
-
     timing = json.loads((workdir / "a/live/timing.json").read_text())
     assert timing["train_seconds"] > 0 and len(timing["epochs"]) == 3
 
@@ -62,6 +62,7 @@ def test_wall_times_stay_out_of_metrics_plots_and_checkpoint(workdir):
     assert not [name for name in plots if "second" in name]
     ckpt = load_checkpoint(workdir / "a/checkpoint.pt", "t")
     assert not [key for key in ckpt.metrics if "second" in key]
+
 
 def test_same_params_same_weights_and_metrics(workdir):
     assert run_train("tiny", "a") == 0
@@ -113,15 +114,15 @@ def tensors(n_per_class: int, seed: int = 0):
     return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y)
 
 
-def tiny_model() -> nn.Module:
+def tiny_model() -> ImageClassifier:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Flatten(), nn.Linear(144, 4))
+    return ImageClassifier(nn.Flatten(), nn.Linear(144, 4), in_channels=1)
 
 
 @pytest.mark.parametrize("patience", [0, 2])
 def test_best_checkpoint_is_the_lowest_validation_loss(monkeypatch, patience):
     scripted = iter([0.5, 0.3, 0.4, 0.6, 0.7])
-    monkeypatch.setattr(training, "loss_and_accuracy", lambda logits, y: (next(scripted), 0.1))
+    monkeypatch.setattr(training, "loss_and_accuracy", lambda *args: (next(scripted), 0.1))
     snapshots = []
     model = tiny_model()
     result = fit(
@@ -135,23 +136,20 @@ def test_best_checkpoint_is_the_lowest_validation_loss(monkeypatch, patience):
         on_epoch=lambda stats: snapshots.append(copy.deepcopy(model.state_dict())),
     )
     assert result.best_epoch == 2 and result.best_val_loss == 0.3
-    assert torch.equal(result.best_state["1.weight"], snapshots[1]["1.weight"])
-    assert not torch.equal(result.best_state["1.weight"], snapshots[-1]["1.weight"])
+    assert torch.equal(result.best_state["head.weight"], snapshots[1]["head.weight"])
+    assert not torch.equal(result.best_state["head.weight"], snapshots[-1]["head.weight"])
     assert len(result.history) == (4 if patience == 2 else 5)
 
 
 def test_nan_loss_stops_with_the_likely_cause():
-    class Broken(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear = nn.Linear(144, 4)
-
+    class NaN(nn.Module):
         def forward(self, x):
-            return self.linear(x.flatten(1)) * float("nan")
+            return x * float("nan")
 
+    broken = ImageClassifier(nn.Sequential(nn.Flatten(), nn.Linear(144, 4)), NaN(), 1)
     with pytest.raises(ConvnetsError, match="learning rate"):
         fit(
-            Broken(),
+            broken,
             tensors(4),
             tensors(1),
             settings(),
@@ -211,9 +209,9 @@ seed_everything(0, 1)
 runtime = resolve_runtime("cpu", "fp32", 1)
 world = init_world(runtime.device)
 model = tiny_model()
-start = model[1].weight.detach().clone()
+start = model.head.weight.detach().clone()
 result = fit(model, tensors(16), tensors(2, seed=1), settings(epochs=2), runtime, world, seed=0)
-assert not torch.equal(start, model[1].weight), "weights did not move"
+assert not torch.equal(start, model.head.weight), "weights did not move"
 torch.save(model.state_dict(), f"{sys.argv[1]}/rank{world.rank}.pt")
 world.close()
 """
@@ -236,7 +234,7 @@ def test_two_process_ddp_trains_and_ranks_agree(tmp_path):
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
-    assert np.isfinite(rank0["1.weight"].numpy()).all()
+    assert np.isfinite(rank0["head.weight"].numpy()).all()
 
 
 @pytest.mark.parametrize("total", [1, 2, 5, 1000])

@@ -6,6 +6,8 @@ export parity check all call it. Metrics never run a model: they take logits and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -46,18 +48,26 @@ def predict_logits(
     return torch.cat(outputs)
 
 
-def loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
-    """Mean cross-entropy (no label smoothing: comparable across recipes) and accuracy."""
-    loss = F.cross_entropy(logits, labels).item()
-    accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
+ScoreLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def loss_and_accuracy(
+    scores: torch.Tensor, labels: torch.Tensor, score_loss: ScoreLoss = F.cross_entropy
+) -> tuple[float, float]:
+    """The model's plain loss (its `score_loss`; cross-entropy by default) and accuracy."""
+    loss = score_loss(scores, labels).item()
+    accuracy = (scores.argmax(dim=1) == labels).float().mean().item()
     return loss, accuracy
 
 
 def classification_metrics(
-    logits: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...]
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    classes: tuple[str, ...],
+    score_loss: ScoreLoss = F.cross_entropy,
 ) -> dict:
     """Accuracy, loss and macro F1, plus precision, recall and F1 for each class."""
-    loss, accuracy = loss_and_accuracy(logits, labels)
+    loss, accuracy = loss_and_accuracy(logits, labels, score_loss)
     predicted = logits.argmax(dim=1).numpy()
     truth = labels.numpy()
     every = list(range(len(classes)))
@@ -83,10 +93,20 @@ def classification_metrics(
     }
 
 
-def confident_mistakes(logits: torch.Tensor, labels: torch.Tensor, count: int) -> list[dict]:
+def probabilities(scores: torch.Tensor, score_kind: str = "logits") -> torch.Tensor:
+    """Class probabilities (N, classes): softmax of logits; capsule lengths as they are.
+
+    A capsule's length is already the probability that its class is present (Sabour et al.),
+    independently per class, so lengths are not normalized to sum to 1.
+    """
+    return scores if score_kind == "capsule_lengths" else scores.softmax(dim=1)
+
+
+def confident_mistakes(
+    scores: torch.Tensor, labels: torch.Tensor, count: int, score_kind: str = "logits"
+) -> list[dict]:
     """The `count` wrong predictions made with the highest probability, most confident first."""
-    probabilities = logits.softmax(dim=1)
-    confidence, predicted = probabilities.max(dim=1)
+    confidence, predicted = probabilities(scores, score_kind).max(dim=1)
     wrong = np.flatnonzero((predicted != labels).numpy())
     order = wrong[np.argsort(-confidence.numpy()[wrong], kind="stable")][:count]
     return [

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -25,6 +24,7 @@ from convnets.augment import AugmentSettings, augment_batch
 from convnets.distributed import World
 from convnets.errors import ConvnetsError
 from convnets.evaluation import loss_and_accuracy, predict_logits
+from convnets.models.base import ImageClassifier
 from convnets.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,23 @@ def make_scheduler(opt: torch.optim.Optimizer, s: TrainSettings, steps_per_epoch
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total, s))
 
 
+class Objective(nn.Module):
+    """The model's own training loss as a module: what DDP wraps, so it sees the forward call.
+
+    DistributedDataParallel syncs gradients only for work done inside its forward, and the loss
+    (margin loss and a decoder, for capsnet) is the model's `objective`, not a plain `model(x)`.
+    """
+
+    def __init__(self, model: ImageClassifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, label_smoothing: float):
+        return self.model.objective(x, labels, label_smoothing)  # (loss, scores)
+
+
 def fit(
-    model: nn.Module,
+    model: ImageClassifier,
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
     settings: TrainSettings,
@@ -113,7 +128,7 @@ def fit(
 ) -> FitResult:
     """Train `model` on uint8 images (N, C, H, W) and int64 labels; return the best weights."""
     model.to(runtime.device, memory_format=torch.channels_last)
-    net = world.wrap(model)
+    net = world.wrap(Objective(model))
     optimizer = make_optimizer(model, settings)
     per_rank_batch = max(1, settings.batch_size // world.size)
     shard = len(train[1]) // world.size
@@ -129,7 +144,8 @@ def fit(
             net, optimizer, scheduler, train, settings, runtime, world, generator, epoch
         )
         seconds = time.perf_counter() - tick
-        val_loss, val_acc = loss_and_accuracy(predict_logits(model, val[0], runtime), val[1])
+        val_scores = predict_logits(model, val[0], runtime)
+        val_loss, val_acc = loss_and_accuracy(val_scores, val[1], model.score_loss)
         stats = EpochStats(
             epoch,
             lr,
@@ -175,15 +191,20 @@ def train_step(
     runtime: Runtime,
     label_smoothing: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step on uint8 images (B, C, H, W); returns the loss and the logits."""
+    """One optimizer step on uint8 images (B, C, H, W); returns the loss and the scores.
+
+    `net` is what `fit` trains, an `Objective` (DDP-wrapped on several ranks); a bare model, as
+    bench-train times, is wrapped here.
+    """
+    if isinstance(net, ImageClassifier):
+        net = Objective(net)
     x = runtime.to_input(images)  # (B, C, H, W) float in [0, 1], channels_last
     with runtime.autocast():
-        logits = net(x)
-    loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+        loss, scores = net(x, labels, label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return loss, logits
+    return loss, scores
 
 
 def _train_epoch(net, optimizer, scheduler, train, settings, runtime, world, generator, epoch):
@@ -207,10 +228,10 @@ def _train_epoch(net, optimizer, scheduler, train, settings, runtime, world, gen
         if settings.batch_augment is not None:
             x_uint8 = augment_batch(x_uint8, settings.batch_augment, generator)
         y = labels[index].to(runtime.device, non_blocking=True)
-        loss, logits = train_step(net, optimizer, x_uint8, y, runtime, settings.label_smoothing)
+        loss, scores = train_step(net, optimizer, x_uint8, y, runtime, settings.label_smoothing)
         scheduler.step()
         loss_sum += loss.detach() * len(index)
-        correct += (logits.argmax(dim=1) == y).sum()
+        correct += (scores.argmax(dim=1) == y).sum()
     seen = len(shard)
     mean_loss = loss_sum.item() / seen  # .item() is the epoch's only host sync
     if not math.isfinite(mean_loss):

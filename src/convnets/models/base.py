@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from convnets.errors import ConvnetsError
@@ -16,7 +18,13 @@ class ImageClassifier(nn.Module):
     Normalization lives in the model as buffers, so a checkpoint or ONNX file carries it and no
     caller can get it wrong. `features` ends in the penultimate vector (N, D) that the report
     projects to 2-D.
+
+    The training loss is part of the model (`objective`), not of the loop, so a model with its
+    own loss (capsnet's margin loss) needs no special case there. `score_kind` says what the
+    scores are: logits (softmax gives probabilities) or capsule lengths (already in [0, 1)).
     """
+
+    score_kind: Literal["logits", "capsule_lengths"] = "logits"
 
     def __init__(self, features: nn.Module, head: nn.Module, in_channels: int):
         super().__init__()
@@ -31,6 +39,18 @@ class ImageClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features((x - self.mean) / self.std))
+
+    def objective(
+        self, x: torch.Tensor, labels: torch.Tensor, label_smoothing: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training loss and the scores (N, classes) for images x in [0, 1] (N, C, H, W)."""
+        scores = self(x)
+        loss = F.cross_entropy(scores.float(), labels, label_smoothing=label_smoothing)
+        return loss, scores
+
+    def score_loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The plain loss of given scores, without smoothing: comparable across recipes."""
+        return F.cross_entropy(scores.float(), labels)
 
 
 def feature_shape(module: nn.Module, in_channels: int, image_size: int, name: str) -> torch.Size:
