@@ -22,7 +22,9 @@ def test_model_shape_finite_and_every_parameter_learns(name, channels, size):
     logits = model(x)
     assert logits.shape == (4, 7)
     assert torch.isfinite(logits).all()
-    logits.logsumexp(dim=1).sum().backward()
+    loss, scores = model.objective(x, torch.tensor([0, 1, 5, 6]), label_smoothing=0.1)
+    assert scores.shape == logits.shape and loss.ndim == 0
+    loss.backward()  # the training loss reaches every parameter (capsnet: its decoder too)
     no_grad = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
     assert no_grad == []
     features = model.features((x - model.mean) / model.std)
@@ -45,7 +47,7 @@ def test_channels_last_and_bf16_match_fp32(name):
 
 
 def test_unknown_model_lists_known_ones():
-    with pytest.raises(ConvnetsError, match=r"unknown model 'alexnet'; known models: cnn, mlp"):
+    with pytest.raises(ConvnetsError, match=r"unknown model 'alexnet'; known models: capsnet, cnn"):
         create_model("alexnet", 1, 10, 28)
 
 
@@ -57,6 +59,8 @@ def test_unknown_model_lists_known_ones():
         ("vgg", {"widths": [4, 4, 4, 4, 4, 4]}, "shrink"),
         ("resnet", {"blocks_per_stage": 0}, "greater than or equal to 1"),
         ("mlp", {"hidden": []}, "at least 1"),
+        ("capsnet", {"stem_channels": [8] * 6}, "shrink"),
+        ("capsnet", {"routing_iterations": 0}, "greater than or equal to 1"),
         ("cnn", {"stride": "2"}, "valid integer"),
         ("vgg", {"depth": 3}, "options of 'vgg' are: widths"),
     ],

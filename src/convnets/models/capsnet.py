@@ -1,0 +1,203 @@
+"""A capsule network with routing-by-agreement (Sabour, Frosst & Hinton, 2017).
+
+A capsule is a vector whose length is the probability that an entity is present and whose
+direction describes it. Primary capsules come from a convolution; each predicts every class
+capsule through its own matrix, and routing-by-agreement sends its vote to the class capsules
+that agree with it. The class capsules' lengths are the scores, in [0, 1): they are not logits,
+so the loss is the paper's margin loss, and an optional decoder that rebuilds the image from the
+(masked) class capsule regularizes them.
+
+Sized for a 2-core CPU: the paper's stem (two 9x9 convolutions of 256 channels, 1,152 primary
+capsules) is replaced by small 3x3 convolutions with stride and fewer primary capsule types.
+Routing is unrolled for a fixed number of iterations, so the graph exports to ONNX, and runs in
+float32 under bf16 autocast (squash divides by small norms).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from convnets.models.base import ImageClassifier, conv_bn_relu, feature_shape
+from convnets.models.registry import ModelOptions, register_model
+
+# The paper's margin loss: a present class should be longer than M_PLUS, an absent one shorter
+# than M_MINUS; absent classes weigh DOWN_WEIGHT so that early training does not shrink them all.
+M_PLUS, M_MINUS, DOWN_WEIGHT = 0.9, 0.1, 0.5
+
+
+class CapsNetOptions(ModelOptions):
+    stem_channels: list[int] = Field(default=[32, 64], min_length=1)  # 3x3 convs; 2nd on: stride 2
+    primary_types: int = Field(default=8, ge=1, le=64)  # primary capsules per grid position
+    primary_dim: int = Field(default=8, ge=2, le=32)  # dimensions of a primary capsule
+    class_dim: int = Field(default=16, ge=2, le=64)  # dimensions of a class capsule
+    routing_iterations: int = Field(default=3, ge=1, le=10)
+    decoder: bool = True  # reconstruct the image from the class capsule (a regularizer)
+    decoder_hidden: list[int] = Field(default=[512, 1024], min_length=1)
+    reconstruction_weight: float = Field(default=0.0005, ge=0, le=1)  # paper: 0.0005 x SSE
+
+
+def squash(s: torch.Tensor) -> torch.Tensor:
+    """Shrink vectors along the last axis to length |s|^2 / (1 + |s|^2) in [0, 1), same direction.
+
+    In float32: lengths round to exactly 1 only for |s| above about 4e3.
+    """
+    squared = s.pow(2).sum(dim=-1, keepdim=True)
+    return s * (squared / (1.0 + squared)) * torch.rsqrt(squared + 1e-12)
+
+
+class PrimaryCapsules(nn.Module):
+    """A convolution whose channels at each grid position are capsules of `dim` (B, I, dim).
+
+    `count` (I, grid positions x capsule types) is fixed at build time: reshapes to constant
+    shapes keep the ONNX graph's shapes inferable, which int8 quantization needs.
+    """
+
+    def __init__(self, conv: nn.Conv2d, count: int, dim: int):
+        super().__init__()
+        self.conv = conv
+        self.count, self.dim = count, dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grid = self.conv(x).permute(0, 2, 3, 1)  # (B, G, G, types * dim)
+        return squash(grid.reshape(-1, self.count, self.dim).float())  # (B, I, dim)
+
+
+class ClassCapsules(nn.Module):
+    """Each primary capsule i votes u_hat_ij = W_ij u_i for class capsule j; routing weighs votes.
+
+    Routing-by-agreement: coupling c_ij = softmax_j(b_ij), v_j = squash(sum_i c_ij u_hat_ij),
+    then b_ij += u_hat_ij . v_j; the first iteration's couplings are uniform (b = 0).
+    """
+
+    def __init__(self, inputs: int, in_dim: int, classes: int, dim: int, iterations: int):
+        super().__init__()
+        # Unit-variance votes per input dimension, so squash starts off its flat ends.
+        self.weight = nn.Parameter(torch.randn(inputs, in_dim, classes * dim) / in_dim**0.5)
+        self.inputs, self.classes, self.dim, self.iterations = inputs, classes, dim, iterations
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        votes = torch.matmul(u.transpose(0, 1), self.weight)  # (I, B, J * D)
+        votes = votes.reshape(self.inputs, -1, self.classes, self.dim)  # (I, B, J, D)
+        votes = votes.permute(1, 2, 0, 3)  # (B, J, I, D)
+        # Agreements and weighted sums as batched matmuls (5x faster than broadcast mul + sum),
+        # in float32: autocast would run them in bf16.
+        with torch.autocast(u.device.type, enabled=False):
+            votes = votes.float().contiguous()
+            v = squash(votes.mean(dim=2))  # uniform couplings: (B, J, D)
+            logits = None
+            for _ in range(self.iterations - 1):
+                agreement = torch.matmul(votes, v.unsqueeze(-1))  # (B, J, I, 1)
+                logits = agreement if logits is None else logits + agreement
+                coupling = logits.softmax(dim=1).transpose(2, 3)  # (B, J, 1, I), sums to 1 over J
+                v = squash(torch.matmul(coupling, votes).squeeze(2))  # (B, J, D)
+        return v
+
+
+class CapsuleLengths(nn.Module):
+    """Flattened class capsules (N, J * D) -> their lengths (N, J), the class scores."""
+
+    def __init__(self, classes: int, dim: int):
+        super().__init__()
+        self.classes, self.dim = classes, dim
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        capsules = flat.reshape(-1, self.classes, self.dim).float()
+        return torch.sqrt(capsules.pow(2).sum(dim=-1) + 1e-12)  # (N, J)
+
+
+class CapsNet(ImageClassifier):
+    """`features` ends in the flattened class capsules, `head` measures their lengths.
+
+    `decoder` is None without reconstruction; otherwise `decode` rebuilds images in [0, 1] from
+    one class capsule of `capsules` (the figures of visuals/capsules.py use both).
+    """
+
+    score_kind = "capsule_lengths"
+
+    def __init__(self, features, head, in_channels, decoder, image_shape, weight):
+        super().__init__(features, head, in_channels)
+        self.decoder = decoder
+        self.image_shape = image_shape  # (C, H, W)
+        self.reconstruction_weight = weight
+
+    def capsules(self, x: torch.Tensor) -> torch.Tensor:
+        """Class capsules (N, J, D) for images x in [0, 1] (N, C, H, W)."""
+        flat = self.features((x - self.mean) / self.std)
+        return flat.reshape(-1, self.head.classes, self.head.dim)
+
+    def decode(self, capsules: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Images (N, C, H, W) in [0, 1] from capsules (N, J, D), all but class `labels` zeroed."""
+        mask = F.one_hot(labels, self.head.classes).unsqueeze(-1).to(capsules.dtype)
+        return self.decoder((capsules * mask).flatten(1)).float().view(-1, *self.image_shape)
+
+    def objective(self, x, labels, label_smoothing):
+        """Margin loss, plus the weighted reconstruction error from the TRUE class's capsule.
+
+        Label smoothing does not apply: the margins already keep targets off 0 and 1.
+        """
+        capsules = self.capsules(x)  # (B, J, D)
+        scores = self.head(capsules.flatten(1))
+        loss = margin_loss(scores, labels)
+        if self.decoder is not None:
+            error = (self.decode(capsules, labels) - x.float()).pow(2).flatten(1).sum(dim=1)
+            loss = loss + self.reconstruction_weight * error.mean()
+        return loss, scores
+
+    def score_loss(self, scores, labels):
+        return margin_loss(scores, labels)
+
+
+def margin_loss(lengths: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The paper's loss, summed over classes and averaged over images; lengths (N, J)."""
+    present = F.one_hot(labels, lengths.shape[1]).float()
+    lengths = lengths.float()
+    loss = present * F.relu(M_PLUS - lengths).pow(2) + DOWN_WEIGHT * (1 - present) * F.relu(
+        lengths - M_MINUS
+    ).pow(2)
+    return loss.sum(dim=1).mean()
+
+
+@register_model("capsnet", CapsNetOptions, "capsules with routing-by-agreement, margin loss")
+def build_capsnet(in_channels: int, num_classes: int, image_size: int, options: CapsNetOptions):
+    stem: list[nn.Module] = []
+    c_in = in_channels
+    for index, c_out in enumerate(options.stem_channels):
+        stem += conv_bn_relu(c_in, c_out, stride=2 if index else 1)
+        c_in = c_out
+    conv = nn.Conv2d(c_in, options.primary_types * options.primary_dim, 3, stride=2)
+    _, grid, _ = feature_shape(nn.Sequential(*stem, conv), in_channels, image_size, "capsnet")
+    count = grid * grid * options.primary_types  # I, the primary capsules
+    primary = nn.Sequential(*stem, PrimaryCapsules(conv, count, options.primary_dim))
+    routing = ClassCapsules(
+        count,
+        options.primary_dim,
+        num_classes,
+        options.class_dim,
+        options.routing_iterations,
+    )
+    features = nn.Sequential(primary, routing, nn.Flatten())  # (N, J * D)
+    image_shape = (in_channels, image_size, image_size)
+    decoder = None
+    if options.decoder:
+        decoder = _decoder(num_classes * options.class_dim, options.decoder_hidden, image_shape)
+    return CapsNet(
+        features,
+        CapsuleLengths(num_classes, options.class_dim),
+        in_channels,
+        decoder,
+        image_shape,
+        options.reconstruction_weight,
+    )
+
+
+def _decoder(width: int, hidden: list[int], image_shape: tuple[int, int, int]) -> nn.Module:
+    """The paper's fully connected decoder: ReLU layers, then one sigmoid unit per pixel."""
+    layers: list[nn.Module] = []
+    for units in hidden:
+        layers += [nn.Linear(width, units), nn.ReLU(inplace=True)]
+        width = units
+    pixels = image_shape[0] * image_shape[1] * image_shape[2]
+    return nn.Sequential(*layers, nn.Linear(width, pixels), nn.Sigmoid())
