@@ -33,11 +33,18 @@ class Classifier:
     height: int
     width: int
     channels: int
+    scores: str = "logits"  # what the model outputs: logits, or capsule_lengths
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Softmax over classes for uint8 images (N, H, W, C)."""
-        logits = self.session.run(None, {self.session.get_inputs()[0].name: images})[0]
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        """Per-class probabilities for uint8 images (N, H, W, C).
+
+        Softmax of logits; capsule lengths as they are, since a capsule's length already is the
+        probability that its class is present (they need not sum to 1).
+        """
+        scores = self.session.run(None, {self.session.get_inputs()[0].name: images})[0]
+        if self.scores == "capsule_lengths":
+            return scores
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
 
 
@@ -75,7 +82,11 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
-    return Classifier(session, tuple(json.loads(meta["convnets.classes"])), height, width, channels)
+    classes = tuple(json.loads(meta["convnets.classes"]))
+    scores = meta.get("convnets.scores", "logits")  # files exported before capsnet: logits
+    if scores not in ("logits", "capsule_lengths"):
+        raise PredictError(f"{path}: unknown convnets.scores {scores!r}. {fix}")
+    return Classifier(session, classes, height, width, channels, scores)
 
 
 def _all_tensors(proto) -> Iterator:

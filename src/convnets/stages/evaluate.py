@@ -66,9 +66,14 @@ def run(args: argparse.Namespace, params: Params) -> None:
     def logits_of(images: np.ndarray) -> torch.Tensor:
         return predict_logits(model, to_nchw(images), runtime, cfg.batch_size, tta)
 
+    def metrics_of(scores: torch.Tensor, labels: np.ndarray) -> dict:
+        return classification_metrics(
+            scores, torch.from_numpy(labels), data.classes, model.score_loss
+        )
+
     test_logits = logits_of(data.x_test)
-    test = classification_metrics(test_logits, torch.from_numpy(data.y_test), data.classes)
-    val = classification_metrics(logits_of(data.x_val), torch.from_numpy(data.y_val), data.classes)
+    test = metrics_of(test_logits, data.y_test)
+    val = metrics_of(logits_of(data.x_val), data.y_val)
     summary = {
         "variant": args.variant,
         "model": ckpt.model_name,
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
         "flops_per_image": flops_per_image(model.cpu(), ckpt.input_shape),
         "tta": tta,
     }
-    _write(args, data, test_logits, test, summary, cfg.mistakes)
+    _write(args, data, test_logits, test, summary, cfg.mistakes, model.score_kind)
     log.info(
         "evaluate %s: test accuracy %.4f, macro F1 %.4f; val accuracy %.4f",
         args.variant,
@@ -99,7 +104,7 @@ def trained_with_flips(trained_params: dict, variant: str) -> bool:
     return bool(augment["flip"] and (batch_augment or augment["copies"] > 0))
 
 
-def _write(args, data, test_logits: torch.Tensor, test: dict, summary: dict, shown: int) -> None:
+def _write(args, data, test_logits, test: dict, summary: dict, shown: int, score_kind: str):
     predicted = test_logits.argmax(dim=1).numpy()
     names = np.array(data.classes)
     live = Live(str(args.out), dvcyaml=False, save_dvc_exp=False)
@@ -116,7 +121,7 @@ def _write(args, data, test_logits: torch.Tensor, test: dict, summary: dict, sho
     matrix = confusion_matrix(data.y_test, predicted, labels=range(len(data.classes)))
     title = f"{args.variant}: test accuracy {test['accuracy']:.2%} (rows sum to 1)"
     save_figure(confusion_figure(matrix, data.classes, title), args.out / "confusion.png")
-    mistakes = confident_mistakes(test_logits, torch.from_numpy(data.y_test), shown)
+    mistakes = confident_mistakes(test_logits, torch.from_numpy(data.y_test), shown, score_kind)
     save_figure(
         mistakes_figure(data.x_test, mistakes, data.classes, f"{args.variant}: confident mistakes"),
         args.out / "mistakes.png",

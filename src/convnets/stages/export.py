@@ -60,6 +60,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
         "convnets.dataset": ckpt.dataset,
         "convnets.variant": variant,
         "convnets.model": {"name": ckpt.model_name, "options": ckpt.options},
+        "convnets.scores": model.score_kind,  # logits | capsule_lengths: predict reads it
         "convnets.params_hash": export.params_hash(ckpt.params),
     }
     fp32 = export.export_onnx(model, ckpt.input_shape, metadata)
