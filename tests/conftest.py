@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,8 @@ import yaml
 
 from convnets import io
 from convnets.data.prepared import PreparedData, save_prepared
-from tests.fakes import Mirror, TinyIdx, make_tiny_idx, quadrant_images
+from tests.fakes import Mirror, TinyIdx, make_tiny_idx, quadrant_images, serving
+from tests.repos import mnist_repo, private_mirror  # noqa: F401  (session fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")
@@ -26,37 +24,8 @@ def tiny_idx(tmp_path) -> TinyIdx:
 
 @pytest.fixture
 def mirror():
-    state = Mirror(url="")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            state.hits.append(self.path)
-            route = state.routes.get(self.path, 404)
-            if isinstance(route, int):
-                self.send_error(route)
-                return
-            slow = isinstance(route, tuple)
-            body = route[1] if slow else route
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            step = 1024 if slow else len(body) or 1
-            for start in range(0, len(body), step):
-                self.wfile.write(body[start : start + step])
-                if slow:
-                    time.sleep(0.05)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Mirror(url="")) as state:
+        yield state
 
 
 @pytest.fixture
@@ -79,8 +48,6 @@ def workdir(tmp_path, monkeypatch):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train"].update(epochs=3, batch_size=16, lr=0.05)
     params["augment"]["flip"] = False  # a flip would swap the toy task's left and right classes
-        "--timing",
-        f"{live}/timing.json",
     params["evaluate"]["tta"] = False
     params["variants"] = {
         "tiny": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
@@ -112,4 +79,6 @@ def train_stage(variant: str, checkpoint: str, live: str) -> int:
         checkpoint,
         "--live",
         live,
+        "--timing",
+        f"{live}/timing.json",
     )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import http.server
 import io as stdio
 import tarfile
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -112,6 +117,43 @@ class Mirror:
         for path in folder.iterdir():
             self.routes[f"/{prefix}/{path.name}"] = path.read_bytes()
         return f"{self.url}/{prefix}/"
+
+
+@contextlib.contextmanager
+def serving(state: Mirror) -> Iterator[Mirror]:
+    """Serve `state.routes` on 127.0.0.1 (a free port) while the block runs; sets `state.url`."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            state.hits.append(self.path)
+            route = state.routes.get(self.path, 404)
+            if isinstance(route, int):
+                self.send_error(route)
+                return
+            slow = isinstance(route, tuple)
+            body = route[1] if slow else route
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            step = 1024 if slow else len(body) or 1
+            for start in range(0, len(body), step):
+                self.wfile.write(body[start : start + step])
+                if slow:
+                    time.sleep(0.05)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def quadrant_images(n_per_class: int, size: int = 28, channels: int = 1, seed: int = 0):

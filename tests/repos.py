@@ -1,0 +1,93 @@
+"""Session fixtures: tiny MNIST and CIFAR-10 in their upstream formats, served from 127.0.0.1,
+and the real pipeline run once on tiny MNIST in a throwaway copy of the repository.
+
+Several test modules share these (datasets, reproducibility, faults, remote), so they are
+session-scoped: the pipeline runs once for all of them. conftest.py imports them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import Mirror, TinyCifar, TinyIdx, make_tiny_cifar, make_tiny_idx, serving
+from tests.pipeline import copy_repo, dvc, set_params
+
+# One epoch of two tiny models and a token benchmark: every stage runs, in seconds.
+TINY_RUN = {
+    "train.epochs": 1,
+    "augment.copies": 0,
+    "variants": {
+        "mlp": {"model": "mlp", "options": {"hidden": [16]}},
+        "cnn": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
+    },
+    "download.local_dirs": [],  # only the private mirror may serve the files
+    "export.max_int8_drop": 100.0,  # one epoch on 180 noise images: int8 may wobble
+    "export.calibration_images": 20,
+    "benchmark.latency_runs": 10,
+    "benchmark.throughput_runs": 2,
+    "benchmark.warmup": 1,
+    "benchmark.batch_sizes": [8],
+    "report.patch_images": 100,  # the report's searches and projections, at token sizes
+    "report.projection_images": 40,
+    "report.ascent_steps": 4,
+}
+
+
+@dataclass
+class PrivateMirror:
+    """Tiny archives of both datasets, in upstream's formats, on a local HTTP server."""
+
+    server: Mirror
+    mnist: TinyIdx
+    cifar: TinyCifar
+
+    def exp_run_args(self, dataset: str) -> list[str]:
+        """`dvc exp run -S` options that point the pipeline at this mirror and its checksums."""
+        tiny = self.mnist if dataset == "mnist" else self.cifar
+        # Hydra's override grammar, which `-S` speaks: unquoted keys, quoted values, and `++`
+        # to add keys to the (empty) mapping.
+        checksums = ",".join(f"{remote.name}:'{remote.md5}'" for remote in tiny.spec.files)
+        mirror = f"{self.server.url}/{dataset}/"
+        return [
+            "-S",
+            f"base.dataset={dataset}",
+            "-S",
+            f"download.mirrors={json.dumps([mirror])}",
+            "-S",
+            f"++download.checksums={{{checksums}}}",
+        ]
+
+
+@pytest.fixture(scope="session")
+def private_mirror(tmp_path_factory) -> Iterator[PrivateMirror]:
+    folder = tmp_path_factory.mktemp("upstream")
+    mnist = make_tiny_idx(folder / "mnist", n_train=200, n_test=50)  # 20 and 5 per class
+    cifar = make_tiny_cifar(folder / "cifar10", per_batch=40)  # 200 train, 40 test images
+    with serving(Mirror(url="")) as server:
+        server.serve_folder("mnist", mnist.folder)
+        server.serve_folder("cifar10", cifar.folder)
+        yield PrivateMirror(server, mnist, cifar)
+
+
+def tiny_repo(root: Path) -> Path:
+    """A copy of the repository with TINY_RUN's params committed."""
+    repo = copy_repo(root)
+    set_params(repo, **TINY_RUN)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def mnist_repo(tmp_path_factory, private_mirror) -> Path:
+    """The whole pipeline, run by `dvc exp run` on tiny MNIST from the private mirror.
+
+    Later tests may add commits or a remote, but leave params and outputs as they are, except
+    test_reproducible, which runs last of its users and says what it changes.
+    """
+    repo = tiny_repo(tmp_path_factory.mktemp("mnist"))
+    dvc(repo, "exp", "run", *private_mirror.exp_run_args("mnist"))
+    return repo

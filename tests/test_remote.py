@@ -1,0 +1,59 @@
+"""Sharing: push the pipeline's results to a DVC remote, and a fresh clone pulls and uses them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline import dvc, git
+
+pytestmark = pytest.mark.slow
+
+
+def test_clone_pulls_from_the_remote_and_has_nothing_to_rerun(mnist_repo, tmp_path):
+    remote = tmp_path / "remote"
+    dvc(mnist_repo, "remote", "add", "-d", "local", str(remote))
+    git(mnist_repo, "add", "-A")  # params, dvc.lock, the remote and the uncached reports
+    git(mnist_repo, "commit", "-q", "-m", "pipeline results, shared through a local remote")
+    dvc(mnist_repo, "push")
+    assert any(remote.rglob("*")), "push sent nothing"
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(mnist_repo), str(clone)], check=True)
+    assert "local" in dvc(clone, "remote", "list").stdout
+    assert not (clone / "models/best.onnx").exists()
+    dvc(clone, "pull")
+
+    assert json.loads(dvc(clone, "status", "--json").stdout) == {}
+    assert "Running stage" not in dvc(clone, "repro").stdout
+    for name in ("models/best.onnx", "models/best.int8.onnx", "data/prepared/mnist.npz"):
+        assert _sha256(clone / name) == _sha256(mnist_repo / name), name
+    _assert_predict_runs(clone)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _assert_predict_runs(clone: Path) -> None:
+    """`convnets predict` works on the pulled model, on a pulled test image."""
+    import numpy as np
+    from PIL import Image
+
+    with np.load(clone / "data/prepared/mnist.npz", allow_pickle=False) as data:
+        image, classes = data["x_test"][0], list(data["classes"])
+    Image.fromarray(image[..., 0]).save(clone / "digit.png")
+    convnets = Path(sys.executable).parent / "convnets"
+    result = subprocess.run(
+        [convnets, "predict", "digit.png", "--model", "models/best.onnx", "--json"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["top_k"][0]["label"] in classes

@@ -1,0 +1,74 @@
+"""Same params, data and threads: `dvc repro --force` repeats every result bit for bit.
+
+Wall times live in each train stage's timing.json (an output, not a metric), so every metrics
+file, dvclive plot, checkpoint and ONNX file can be compared byte for byte. Two files are left
+out on purpose: reports/benchmark.json, a timing report by nature (latencies and throughput of
+this machine, this minute), and PNGs whose content shows timings (the leaderboard's
+accuracy-against-training-time plot).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline import dvc, set_params
+
+pytestmark = pytest.mark.slow
+TIMING_REPORTS = {"reports/benchmark.json"}
+
+
+def result_files(repo: Path) -> list[str]:
+    """Every metrics file DVC shows, every plot file dvclive writes, and every model file."""
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    metrics = set(shown[0]["data"]["metrics"]) - TIMING_REPORTS
+    plots = {str(p.relative_to(repo)) for p in (repo / "reports").glob("*/*/plots/**/*.*")}
+    models = {str(p.relative_to(repo)) for p in (repo / "models").rglob("*.*")}
+    return sorted(metrics | plots | models)
+
+
+def digests(repo: Path) -> dict[str, str]:
+    return {
+        name: hashlib.sha256((repo / name).read_bytes()).hexdigest() for name in result_files(repo)
+    }
+
+
+def test_force_repro_repeats_every_result_bit_for_bit(mnist_repo):
+    before = digests(mnist_repo)
+    assert {"models/best.onnx", "models/best.int8.onnx", "reports/train/cnn/metrics.json"} <= set(
+        before
+    )
+    assert "reports/train/cnn/plots/metrics/val/loss.tsv" in before
+    timing = mnist_repo / "reports/train/cnn/timing.json"
+    first_timing = timing.read_text()
+
+    result = dvc(mnist_repo, "repro", "--force")
+
+    stages = dvc(mnist_repo, "stage", "list", "--name-only").stdout.split()
+    assert result.stdout.count("Running stage") == len(stages)
+    after = digests(mnist_repo)
+    assert sorted(after) == sorted(before)
+    assert [name for name in before if before[name] != after[name]] == []
+    assert timing.read_text() != first_timing  # it did run again: only the wall times moved
+
+
+def test_another_seed_changes_metrics_and_models(mnist_repo):
+    """Runs last of mnist_repo's users: it leaves that repo at base.seed 7, benchmark and report
+    not rerun (they read the models compared here, and only cost time)."""
+    before = digests(mnist_repo)
+    set_params(mnist_repo, **{"base.seed": 7})
+    dvc(mnist_repo, "repro", "export")
+    after = digests(mnist_repo)
+    seeded = [
+        "models/best.onnx",
+        "models/best.int8.onnx",
+        *(
+            f"reports/{stage}/{v}/metrics.json"
+            for stage in ("train", "evaluate")
+            for v in ("mlp", "cnn")
+        ),
+    ]
+    assert [name for name in seeded if before[name] == after[name]] == []
