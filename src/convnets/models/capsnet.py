@@ -8,9 +8,11 @@ so the loss is the paper's margin loss, and an optional decoder that rebuilds th
 (masked) class capsule regularizes them.
 
 Sized for a 2-core CPU: the paper's stem (two 9x9 convolutions of 256 channels, 1,152 primary
-capsules) is replaced by small 3x3 convolutions with stride and fewer primary capsule types.
-Routing is unrolled for a fixed number of iterations, so the graph exports to ONNX, and runs in
-float32 under bf16 autocast (squash divides by small norms).
+capsules of 8 dimensions) becomes three 3x3 convolutions with stride 2 after the first, and a
+3x3 grid of 16 primary capsule types (144 capsules). A training step of 128 images took 61 ms
+against the lesson CNN's 18 ms (2 shared cores, bf16); two stem convolutions and a 6x6 grid of
+8 types (288 capsules) took 85 ms. Routing is unrolled for a fixed number of iterations, so the
+graph exports to ONNX, and runs in float32 under bf16 autocast (squash divides by small norms).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ M_PLUS, M_MINUS, DOWN_WEIGHT = 0.9, 0.1, 0.5
 
 
 class CapsNetOptions(ModelOptions):
-    stem_channels: list[int] = Field(default=[32, 64], min_length=1)  # 3x3 convs; 2nd on: stride 2
-    primary_types: int = Field(default=8, ge=1, le=64)  # primary capsules per grid position
+    stem_channels: list[int] = Field(default=[32, 64, 128], min_length=1)  # 3x3; 2nd on: stride 2
+    primary_types: int = Field(default=16, ge=1, le=64)  # primary capsules per grid position
     primary_dim: int = Field(default=8, ge=2, le=32)  # dimensions of a primary capsule
     class_dim: int = Field(default=16, ge=2, le=64)  # dimensions of a class capsule
     routing_iterations: int = Field(default=3, ge=1, le=10)
@@ -74,19 +76,20 @@ class ClassCapsules(nn.Module):
 
     def __init__(self, inputs: int, in_dim: int, classes: int, dim: int, iterations: int):
         super().__init__()
-        # Unit-variance votes per input dimension, so squash starts off its flat ends.
-        self.weight = nn.Parameter(torch.randn(inputs, in_dim, classes * dim) / in_dim**0.5)
+        # Scaled so that a class capsule's input s (a sum of `inputs` votes over `classes`) starts
+        # near unit length, where squash is neither flat nor saturated.
+        std = classes / (inputs * in_dim) ** 0.5
+        self.weight = nn.Parameter(torch.randn(inputs, in_dim, classes * dim) * std)
         self.inputs, self.classes, self.dim, self.iterations = inputs, classes, dim, iterations
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        votes = torch.matmul(u.transpose(0, 1), self.weight)  # (I, B, J * D)
-        votes = votes.reshape(self.inputs, -1, self.classes, self.dim)  # (I, B, J, D)
-        votes = votes.permute(1, 2, 0, 3)  # (B, J, I, D)
-        # Agreements and weighted sums as batched matmuls (5x faster than broadcast mul + sum),
-        # in float32: autocast would run them in bf16.
+        # In float32 (autocast would run the matmuls in bf16); agreements and weighted sums as
+        # batched matmuls, about 2x faster here than broadcast multiply and sum.
         with torch.autocast(u.device.type, enabled=False):
-            votes = votes.float().contiguous()
-            v = squash(votes.mean(dim=2))  # uniform couplings: (B, J, D)
+            votes = torch.matmul(u.float().transpose(0, 1), self.weight)  # (I, B, J * D)
+            votes = votes.reshape(self.inputs, -1, self.classes, self.dim)  # (I, B, J, D)
+            votes = votes.permute(1, 2, 0, 3).contiguous()  # (B, J, I, D)
+            v = squash(votes.sum(dim=2) / self.classes)  # uniform couplings 1/J: (B, J, D)
             logits = None
             for _ in range(self.iterations - 1):
                 agreement = torch.matmul(votes, v.unsqueeze(-1))  # (B, J, I, 1)
@@ -154,10 +157,9 @@ def margin_loss(lengths: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The paper's loss, summed over classes and averaged over images; lengths (N, J)."""
     present = F.one_hot(labels, lengths.shape[1]).float()
     lengths = lengths.float()
-    loss = present * F.relu(M_PLUS - lengths).pow(2) + DOWN_WEIGHT * (1 - present) * F.relu(
-        lengths - M_MINUS
-    ).pow(2)
-    return loss.sum(dim=1).mean()
+    too_short = present * F.relu(M_PLUS - lengths).pow(2)
+    too_long = (1 - present) * F.relu(lengths - M_MINUS).pow(2)
+    return (too_short + DOWN_WEIGHT * too_long).sum(dim=1).mean()
 
 
 @register_model("capsnet", CapsNetOptions, "capsules with routing-by-agreement, margin loss")
