@@ -30,6 +30,7 @@ from convnets.visuals.figures import save_figure
 from convnets.visuals.html import render
 from tests.conftest import QUADRANTS, run_stage, train_stage
 from tests.fakes import quadrant_images
+from tests.test_capsnet import TINY as TINY_CAPSNET
 
 
 def test_top_activations_finds_the_planted_peaks():
@@ -170,6 +171,12 @@ def _train_evaluate_compare(workdir, variants) -> None:
     ) == 0  # fmt: skip
 
 
+def _add_variant(workdir, name: str, variant: dict) -> None:
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["variants"][name] = variant
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+
+
 def _small_report(workdir) -> None:
     """Fewer ascent steps and points: the figures' content matters here, not their polish."""
     params = yaml.safe_load((workdir / "params.yaml").read_text())
@@ -199,7 +206,11 @@ def test_report_stage_writes_every_section(workdir, capsys, channels, size):
         io.save_npz(workdir / "augmented.npz", x_train=data.x_train, y_train=data.y_train)
     Image.new("RGB", (8, 8)).save(workdir / "preview.png")
     _small_report(workdir)
-    _train_evaluate_compare(workdir, ["tiny", "flat"])
+    variants = ["tiny", "flat"]
+    if channels == 1:  # a capsule network adds its own section
+        _add_variant(workdir, "caps", {"model": "capsnet", "options": TINY_CAPSNET, "epochs": 1})
+        variants.append("caps")
+    _train_evaluate_compare(workdir, variants)
     assert _report() == 0
     page = (workdir / "out/index.html").read_text()
     for anchor in ("data", "filters", "shapes", "learned", "patches", "attribution"):
@@ -208,6 +219,9 @@ def test_report_stage_writes_every_section(workdir, capsys, channels, size):
         assert f'<section id="{anchor}">' in page
     figures = sorted(p.name for p in (workdir / "out/report").iterdir())
     assert "top_patches.png" in figures and "projection.png" in figures
+    capsule_figures = {"capsule_lengths.png", "reconstructions.png", "perturbations.png"}
+    assert capsule_figures <= set(figures) if channels == 1 else not capsule_figures & set(figures)
+    assert ('<section id="capsules">' in page) == (channels == 1)
     with Image.open(workdir / "out/report/samples.png") as image:
         assert image.size[1] > 200  # one row per class
     best = json.loads((workdir / "best.json").read_text())["variant"]

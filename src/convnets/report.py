@@ -32,6 +32,7 @@ from convnets.inspection import (
 from convnets.layout import to_nchw
 from convnets.maximize import AscentSettings, channel_images, class_images
 from convnets.visuals import attribution as attribution_visuals
+from convnets.visuals import capsules as capsule_visuals
 from convnets.visuals import filters, layers
 from convnets.visuals.curves import curves_figure
 from convnets.visuals.data import class_samples_figure
@@ -289,6 +290,37 @@ def maximization_section(canvas: Canvas, subject: Subject, s: ReportSettings) ->
     }
     fig = dream_figure(rows, f"Images {subject.variant} would most like to see")
     section.figures.append(canvas.save(fig, "maximization.png", "Activation maximization"))
+    return section
+
+
+def capsule_section(canvas: Canvas, subject: Subject, data: PreparedData, count: int = 6):
+    """The capsule network's own view (Sabour et al. 2017): lengths as class presence and,
+    with the decoder, what the dimensions of a class capsule encode (the paper's figure 4)."""
+    section = Section(
+        "capsules",
+        "10. Capsules",
+        f"{subject.variant} is a capsule network: each class is a vector whose length is the "
+        "probability that the class is present (the dashed lines are the margin loss's 0.1 and "
+        "0.9 targets). With the reconstruction decoder, the predicted capsule alone rebuilds the "
+        "image, and nudging one of its dimensions at a time shows what each encodes.",
+    )
+    images, labels = to_nchw(data.x_test[:count]), data.y_test[:count]
+    model, folder = subject.model, canvas.folder
+    capsule_visuals.capsule_lengths_figure(
+        model, images, labels, data.classes, folder / "capsule_lengths.png"
+    )
+    section.figures.append(canvas.link(folder / "capsule_lengths.png", "Class-capsule lengths"))
+    if model.decoder is not None:
+        capsule_visuals.reconstruction_figure(
+            model, images, data.classes, folder / "reconstructions.png"
+        )
+        capsule_visuals.perturbation_figure(
+            model, images[0], data.classes, folder / "perturbations.png"
+        )
+        section.figures += [
+            canvas.link(folder / "reconstructions.png", "Reconstructions from the capsule"),
+            canvas.link(folder / "perturbations.png", "One capsule dimension at a time"),
+        ]
     return section
 
 

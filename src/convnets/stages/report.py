@@ -75,6 +75,9 @@ def run(args: argparse.Namespace, params: Params) -> None:
             lambda: report.projection_section(canvas, subject, data, s),
             lambda: report.maximization_section(canvas, subject, s),
         ]
+    capsnet = best_of_model(args, params, data, leaderboard, "capsnet")
+    if capsnet is not None:
+        builders.append(lambda: report.capsule_section(canvas, capsnet, data))
     results = _results(args, params, leaderboard, best)
     builders.append(lambda: report.results_section(canvas, results))
     sections = [_timed(build) for build in builders]
@@ -94,23 +97,34 @@ def _timed(build) -> report.Section:
 
 def choose_subject(args, params: Params, data, leaderboard: pd.DataFrame, best: str):
     """The best variant with convolutions, in leaderboard order (best validation first)."""
-    height, width, channels = data.image_shape
     for variant in leaderboard["variant"]:
-        producer = f"train@{variant}"
-        path = args.checkpoints / f"{variant}.pt"
-        ckpt = load_checkpoint(path, producer)
-        shape = (channels, height, width)
-        check_matches_data(ckpt, path, params.base.dataset, shape, data.classes, producer)
-        model = ckpt.build().float()
+        model, ckpt = _load(args, params, data, variant)
         if conv_layers(model):
-            why = (
-                "the best variant"
-                if variant == best
-                else f"the best with convolutions; {best} has none"
-            )
+            why = "the best variant" if variant == best else f"{best} has no convolutions"
             return report.Subject(variant, ckpt, model, why)
     log.warning("no variant has convolutions: sections 4 to 8 are left out")
     return None
+
+
+def best_of_model(args, params: Params, data, leaderboard: pd.DataFrame, model_name: str):
+    """The best variant built from `model_name` (e.g. capsnet), or None when none is."""
+    for variant in leaderboard["variant"]:
+        if params.variant(variant).model == model_name:
+            model, ckpt = _load(args, params, data, variant)
+            return report.Subject(variant, ckpt, model, f"the best {model_name}")
+    return None
+
+
+def _load(args, params: Params, data, variant: str):
+    """A variant's model (eval, float32) and checkpoint, checked against the data at hand."""
+    height, width, channels = data.image_shape
+    producer = f"train@{variant}"
+    path = args.checkpoints / f"{variant}.pt"
+    ckpt = load_checkpoint(path, producer)
+    check_matches_data(
+        ckpt, path, params.base.dataset, (channels, height, width), data.classes, producer
+    )
+    return ckpt.build().float(), ckpt
 
 
 def _results(args, params: Params, leaderboard: pd.DataFrame, best: dict) -> report.Results:
