@@ -83,12 +83,19 @@ def test_reconstruction_loss_only_with_the_decoder_and_from_the_true_capsule():
     loss, scores = without.objective(x, labels, label_smoothing=0.1)
     assert loss.item() == pytest.approx(without.score_loss(scores, labels).item())
     loss, scores = with_decoder.objective(x, labels, label_smoothing=0.1)
-    rebuilt = with_decoder.decode(with_decoder.capsules(x), labels)
+    capsules = with_decoder.capsules(x)
+    rebuilt = with_decoder.decode(capsules, labels)
     error = (rebuilt - x).pow(2).sum(dim=(1, 2, 3)).mean()
     margin = with_decoder.score_loss(scores, labels)
     assert error > 0
-    assert loss.item() == pytest.approx((margin + 0.0005 * error).item(), rel=1e-5)
-    capsules = with_decoder.capsules(x).detach()
+    assert loss.item() == pytest.approx((margin + error).item(), rel=1e-5)
+    # the capsules (and all below them) feel the paper's 0.0005 x error; the decoder all of it
+    routing, decoder = with_decoder.features[1].weight, with_decoder.decoder[-2].weight
+    got = torch.autograd.grad(loss - margin, (routing, decoder), retain_graph=True)
+    want = torch.autograd.grad(error, (routing, decoder), retain_graph=True)
+    torch.testing.assert_close(got[0], 0.0005 * want[0])
+    torch.testing.assert_close(got[1], want[1])
+    capsules = capsules.detach()
     capsules[torch.arange(3), (labels + 1) % 4] = 5.0  # another class's capsule must not matter
     assert torch.equal(with_decoder.decode(capsules, labels).detach(), rebuilt.detach())
 

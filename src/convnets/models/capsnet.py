@@ -137,20 +137,30 @@ class CapsNet(ImageClassifier):
         return self.decoder((capsules * mask).flatten(1)).float().view(-1, *self.image_shape)
 
     def objective(self, x, labels, label_smoothing):
-        """Margin loss, plus the weighted reconstruction error from the TRUE class's capsule.
+        """Margin loss, plus the sum of squared errors of the image rebuilt from the TRUE capsule.
 
-        Label smoothing does not apply: the margins already keep targets off 0 and 1.
+        The capsules get the paper's gradient, `reconstruction_weight` x that error's; the
+        decoder learns from the unweighted error. With SGD, 0.0005 x the error for both left the
+        decoder at the mean image after 10 epochs (the paper used Adam, which is blind to the
+        scale); decoupled, 141 steps on 6,000 images beat the mean image (MSE 0.040 vs 0.089) at
+        equal accuracy. Label smoothing does not apply: the margins keep targets off 0 and 1.
         """
         capsules = self.capsules(x)  # (B, J, D)
         scores = self.head(capsules.flatten(1))
         loss = margin_loss(scores, labels)
         if self.decoder is not None:
-            error = (self.decode(capsules, labels) - x.float()).pow(2).flatten(1).sum(dim=1)
-            loss = loss + self.reconstruction_weight * error.mean()
+            guided = scale_gradient(capsules, self.reconstruction_weight)
+            error = (self.decode(guided, labels) - x.float()).pow(2).flatten(1).sum(dim=1)
+            loss = loss + error.mean()
         return loss, scores
 
     def score_loss(self, scores, labels):
         return margin_loss(scores, labels)
+
+
+def scale_gradient(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """`x` going forward; its gradient times `factor` going back."""
+    return x * factor + x.detach() * (1 - factor)
 
 
 def margin_loss(lengths: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

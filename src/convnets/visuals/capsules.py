@@ -62,7 +62,8 @@ def reconstruction_figure(model, images: torch.Tensor, classes: tuple[str, ...],
     fig, axes = plt.subplots(2, len(images), figsize=(1.3 * len(images), 3), squeeze=False)
     for col in range(len(images)):
         show_image(axes[0, col], pairs[0][col], "input" if col == 0 else None)
-        show_image(axes[1, col], pairs[1][col], classes[int(predicted[col])])
+        show_image(axes[1, col], pairs[1][col])
+        axes[1, col].set_xlabel(classes[int(predicted[col])], fontsize=8)  # below: titles overlap
     fig.suptitle("Inputs (top) and reconstructions from the predicted capsule", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
