@@ -204,3 +204,12 @@ def test_flip_tta_only_for_models_trained_with_flips(
         "variants": {"v": {"batch_augment": override}},
     }
     assert trained_with_flips(params, "v") is expected
+
+
+def test_a_capsule_networks_margin_loss_is_left_out_of_the_loss_column():
+    capsules = evaluation(0.9, 0.9) | {"model": "capsnet", "scores": "capsule_lengths"}
+    table = leaderboard({"cnn": evaluation(0.8, 0.8), "caps": capsules})
+    losses = dict(zip(table["variant"], table["test_loss"], strict=True))
+    assert losses["cnn"] == pytest.approx(0.2) and np.isnan(losses["caps"])
+    caps_row = next(line for line in to_markdown(table).splitlines() if "| caps" in line)
+    assert "nan" not in caps_row

@@ -86,7 +86,7 @@ class TrainConfig(_Group):
 class VariantConfig(_Group):
     """One trained model: a registered architecture, its options, and training overrides."""
 
-    model: str = Field(description="a registered model name (mlp, cnn, vgg, resnet)")
+    model: str = Field(description="a registered model name (mlp, cnn, vgg, resnet, capsnet)")
     options: dict[str, Any] = Field(description="a mapping of the model's options")
     epochs: int | None = Field(
         default=None, ge=1, le=1000, description="an integer in [1, 1000] (overrides train.epochs)"

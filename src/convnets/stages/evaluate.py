@@ -82,6 +82,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
         "parameters": count_parameters(model),
         "flops_per_image": flops_per_image(model.cpu(), ckpt.input_shape),
         "tta": tta,
+        "scores": model.score_kind,  # logits, or capsule lengths (whose loss is not CE)
     }
     _write(args, data, test_logits, test, summary, cfg.mistakes, model.score_kind)
     log.info(

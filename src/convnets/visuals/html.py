@@ -57,7 +57,7 @@ def leaderboard_table(table: pd.DataFrame) -> str:
     shown = table.copy()
     for column in ("val_accuracy", "test_accuracy", "test_macro_f1"):
         shown[column] = (shown[column] * 100).map("{:.2f}".format)
-    shown["test_loss"] = shown["test_loss"].map("{:.4f}".format)
+    shown["test_loss"] = shown["test_loss"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
     shown["parameters"] = shown["parameters"].map("{:,}".format)
     shown["flops_per_image"] = (shown["flops_per_image"] / 1e6).map("{:.1f}M".format)
     if "train_seconds" in shown:
