@@ -113,23 +113,28 @@ def test_second_repro_has_nothing_to_do(repo):
     assert "Running stage" not in result.stdout
 
 
-def test_exp_run_round_trip_through_exp_show(repo):
+def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo):
+    """The README's one command that adds the capsule network (issue 8), at a tiny size:
+    `++` adds a key that params.yaml lacks; it gets its own train@ and evaluate@ stages."""
+    options = "stem_channels:[8,8],primary_types:2,primary_dim:4,class_dim:6,decoder_hidden:[16]"
+    added = f"++variants.caps={{model:capsnet,options:{{{options}}},epochs:1}}"
     # --temp runs in a scratch copy, so the workspace (and the other tests) stay as they were
-    dvc(repo, "exp", "run", "--temp", "-n", "smaller-cnn", "-S", "variants.cnn.options.hidden=8")
+    dvc(repo, "exp", "run", "--temp", "-n", "with-capsnet", "-S", added)
     shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
     experiments = [
         exp
         for commit in shown
         for exp in (commit.get("experiments") or [])
-        if exp.get("name") == "smaller-cnn"
+        if exp.get("name") == "with-capsnet"
     ]
     assert len(experiments) == 1
     data = experiments[0]["revs"][0]["data"]
     params = data["params"]["params.yaml"]["data"]
-    assert params["variants"]["cnn"]["options"]["hidden"] == 8
-    metrics = data["metrics"]["reports/evaluate/cnn/metrics.json"]["data"]
-    assert 0 <= metrics["test"]["accuracy"] <= 1
-    assert metrics["parameters"] < _baseline_parameters(shown, "cnn")
+    assert params["variants"]["caps"]["model"] == "capsnet"
+    assert set(TINY_VARIANTS) < set(params["variants"])
+    metrics = data["metrics"]["reports/evaluate/caps/metrics.json"]["data"]
+    assert 0 <= metrics["test"]["accuracy"] <= 1 and metrics["scores"] == "capsule_lengths"
+    assert metrics["parameters"] != _baseline_parameters(shown, "cnn")
 
 
 def _baseline_parameters(shown: list, variant: str) -> int:
