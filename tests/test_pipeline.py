@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.browser import REPORT_SECTIONS, open_in_chromium
-from tests.pipeline import assert_every_stage_ran_and_wrote_its_outputs, copy_repo, dvc, set_params
+from tests.pipeline import (
+    assert_every_stage_ran_and_wrote_its_outputs,
+    copy_repo,
+    dvc,
+    git,
+    set_params,
+)
 
 TINY_VARIANTS = {
     "mlp": {"model": "mlp", "options": {"hidden": [32]}},
@@ -113,30 +119,6 @@ def test_second_repro_has_nothing_to_do(repo):
     assert "Running stage" not in result.stdout
 
 
-def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo):
-    """The README's one command that adds the capsule network (issue 8), at a tiny size:
-    `++` adds a key that params.yaml lacks; it gets its own train@ and evaluate@ stages."""
-    options = "stem_channels:[8,8],primary_types:2,primary_dim:4,class_dim:6,decoder_hidden:[16]"
-    added = f"++variants.caps={{model:capsnet,options:{{{options}}},epochs:1}}"
-    # --temp runs in a scratch copy, so the workspace (and the other tests) stay as they were
-    dvc(repo, "exp", "run", "--temp", "-n", "with-capsnet", "-S", added)
-    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
-    experiments = [
-        exp
-        for commit in shown
-        for exp in (commit.get("experiments") or [])
-        if exp.get("name") == "with-capsnet"
-    ]
-    assert len(experiments) == 1
-    data = experiments[0]["revs"][0]["data"]
-    params = data["params"]["params.yaml"]["data"]
-    assert params["variants"]["caps"]["model"] == "capsnet"
-    assert set(TINY_VARIANTS) < set(params["variants"])
-    metrics = data["metrics"]["reports/evaluate/caps/metrics.json"]["data"]
-    assert 0 <= metrics["test"]["accuracy"] <= 1 and metrics["scores"] == "capsule_lengths"
-    assert metrics["parameters"] != _baseline_parameters(shown, "cnn")
-
-
 def _baseline_parameters(shown: list, variant: str) -> int:
     workspace = next(commit for commit in shown if commit["rev"] == "workspace")
     return workspace["data"]["metrics"][f"reports/evaluate/{variant}/metrics.json"]["data"][
@@ -158,3 +140,32 @@ def test_report_opens_in_a_browser_with_every_image_and_section(repo, tmp_path):
     broken = [image["src"] for image in result["images"] if image["width"] == 0]
     assert broken == []
     assert result["errors"] == []
+
+
+def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo):
+    """The README's one command that adds the capsule network (issue 8), at a tiny size:
+    `++` adds a key that params.yaml lacks; it gets its own train@ and evaluate@ stages, and
+    the report its capsule section. Last in this module: it changes the shared workspace
+    (in a --temp copy every stage would rerun, since stages with uncached outputs never come
+    from DVC's run-cache)."""
+    options = "stem_channels:[8,8],primary_types:2,primary_dim:4,class_dim:6,decoder_hidden:[16]"
+    added = f"++variants.caps={{model:capsnet,options:{{{options}}},epochs:1}}"
+    git(repo, "checkout", "--", "params.yaml")  # undo the failed bad-param experiment's -S
+    result = dvc(repo, "exp", "run", "-n", "with-capsnet", "-S", added)
+    assert "Running stage 'prepare'" not in result.stdout  # only what the variant touches
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    experiments = [
+        exp
+        for commit in shown
+        for exp in (commit.get("experiments") or [])
+        if exp.get("name") == "with-capsnet"
+    ]
+    assert len(experiments) == 1
+    data = experiments[0]["revs"][0]["data"]
+    params = data["params"]["params.yaml"]["data"]
+    assert params["variants"]["caps"]["model"] == "capsnet"
+    assert set(TINY_VARIANTS) < set(params["variants"])
+    metrics = data["metrics"]["reports/evaluate/caps/metrics.json"]["data"]
+    assert 0 <= metrics["test"]["accuracy"] <= 1 and metrics["scores"] == "capsule_lengths"
+    assert metrics["parameters"] != _baseline_parameters(shown, "cnn")
+    assert '<section id="capsules">' in (repo / "reports/index.html").read_text()
