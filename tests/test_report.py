@@ -4,6 +4,7 @@ maths, and the whole stage on 1- and 3-channel toy data."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -222,6 +223,8 @@ def test_report_stage_writes_every_section(workdir, capsys, channels, size):
     capsule_figures = {"capsule_lengths.png", "reconstructions.png", "perturbations.png"}
     assert capsule_figures <= set(figures) if channels == 1 else not capsule_figures & set(figures)
     assert ('<section id="capsules">' in page) == (channels == 1)
+    sections = re.findall(r'<section id="(\w+)">', page)
+    assert sections[-1] == ("capsules" if channels == 1 else "results")
     with Image.open(workdir / "out/report/samples.png") as image:
         assert image.size[1] > 200  # one row per class
     best = json.loads((workdir / "best.json").read_text())["variant"]

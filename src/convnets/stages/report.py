@@ -75,11 +75,11 @@ def run(args: argparse.Namespace, params: Params) -> None:
             lambda: report.projection_section(canvas, subject, data, s),
             lambda: report.maximization_section(canvas, subject, s),
         ]
+    results = _results(args, params, leaderboard, best)
+    builders.append(lambda: report.results_section(canvas, results))
     capsnet = best_of_model(args, params, data, leaderboard, "capsnet")
     if capsnet is not None:
         builders.append(lambda: report.capsule_section(canvas, capsnet, data))
-    results = _results(args, params, leaderboard, best)
-    builders.append(lambda: report.results_section(canvas, results))
     sections = [_timed(build) for build in builders]
     title = f"convnets report: {params.base.dataset}"
     summary = _summary(params, best, subject)
