@@ -20,6 +20,7 @@ from torch import nn
 from convnets.attribution import grad_cam, saliency
 from convnets.checkpoint import Checkpoint
 from convnets.data.prepared import PreparedData
+from convnets.evaluation import predict_logits
 from convnets.inspection import (
     Peaks,
     activations,
@@ -31,6 +32,7 @@ from convnets.inspection import (
 )
 from convnets.layout import to_nchw
 from convnets.maximize import AscentSettings, channel_images, class_images
+from convnets.runtime import Runtime
 from convnets.visuals import attribution as attribution_visuals
 from convnets.visuals import capsules as capsule_visuals
 from convnets.visuals import filters, layers
@@ -223,11 +225,8 @@ def attribution_section(canvas: Canvas, subject: Subject, data: PreparedData, s:
         "each pixel (captum Saliency); Grad-CAM weighs the last convolution's maps by their "
         "gradient (captum LayerGradCam) and shows where the evidence for the predicted class is.",
     )
-    x = float_images(data.x_test)
-    with torch.no_grad():
-        predicted = torch.cat(
-            [subject.model(x[i : i + 512]).argmax(1) for i in range(0, len(x), 512)]
-        )
+    cpu = Runtime(torch.device("cpu"), "fp32", torch.get_num_threads())
+    predicted = predict_logits(subject.model, to_nchw(data.x_test), cpu).argmax(1)
     truth = torch.from_numpy(data.y_test)
     _, last_conv = conv_layers(subject.model)[-1]
     for kind, rows in (
@@ -237,9 +236,9 @@ def attribution_section(canvas: Canvas, subject: Subject, data: PreparedData, s:
         examples = [
             {"index": int(i), "true": int(truth[i]), "predicted": int(predicted[i])} for i in rows
         ]
-        targets = predicted[rows]
-        sal = saliency(subject.model, x[rows], targets) if len(rows) else np.zeros((0,))
-        cam = grad_cam(subject.model, last_conv, x[rows], targets) if len(rows) else sal
+        targets, x = predicted[rows], float_images(data.x_test[rows.numpy()])
+        sal = saliency(subject.model, x, targets) if len(rows) else np.zeros((0,))
+        cam = grad_cam(subject.model, last_conv, x, targets) if len(rows) else sal
         fig = attribution_visuals.attribution_figure(
             data.x_test, examples, sal, cam, data.classes, f"{kind.capitalize()} predictions"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from convnets.visuals.figures import show_image
+from convnets.visuals.figures import bare, show_image
 
 
 def attribution_figure(
@@ -33,8 +33,7 @@ def attribution_figure(
         axes[2, col].imshow(cam[col], cmap="jet", alpha=0.45, vmin=0, vmax=1)
         for row in (1, 2):
             axes[row, col].axis("on")
-            axes[row, col].set_xticks([])
-            axes[row, col].set_yticks([])
+            bare(axes[row, col])
     axes[1, 0].set_ylabel("saliency", fontsize=8)
     axes[2, 0].set_ylabel("Grad-CAM", fontsize=8)
     if not examples:

@@ -9,6 +9,8 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
+from convnets.visuals.figures import bare
+
 
 def embed_2d(features: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     """PCA (linear, global) and t-SNE (non-linear, local neighbourhoods) of (N, D) features."""
@@ -31,8 +33,7 @@ def projection_figure(points: dict[str, np.ndarray], labels: np.ndarray, classes
             chosen = labels == index
             ax.scatter(*xy[chosen].T, s=6, color=colours(index), label=label, alpha=0.8)
         ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        bare(ax)
     axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=2)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

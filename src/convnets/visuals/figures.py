@@ -24,13 +24,18 @@ def save_figure(fig: Figure, path: Path, dpi: int = 100) -> None:
         plt.close(fig)
 
 
+def bare(ax) -> None:
+    """No ticks: pixel coordinates say nothing in an image panel."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def show_image(ax, image: np.ndarray, title: str | None = None) -> None:
     """One uint8 (H, W, C) image on an axis without ticks; grayscale for a single channel."""
     if image.shape[-1] == 1:
         ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255)
     else:
         ax.imshow(image)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    bare(ax)
     if title:
         ax.set_title(title, fontsize=8)

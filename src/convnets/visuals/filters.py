@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convnets.visuals.figures import show_image
+from convnets.visuals.figures import bare, show_image
 
 CLASSIC_KERNELS: dict[str, list[list[float]]] = {
     "Sobel x (vertical edges)": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
@@ -44,8 +44,7 @@ def kernels_figure(images: np.ndarray, kernels: dict[str, list[list[float]]]):
             response = convolve(gray, kernel, padding=len(kernel) // 2)
             limit = float(np.abs(response).max()) or 1.0
             axes[row, col].imshow(response, cmap="RdBu_r", vmin=-limit, vmax=limit)
-            axes[row, col].set_xticks([])
-            axes[row, col].set_yticks([])
+            bare(axes[row, col])
             if row == 0:
                 axes[row, col].set_title(name, fontsize=8)
     fig.suptitle("Hand-made kernels: red is a positive response, blue negative", fontsize=10)
@@ -81,8 +80,7 @@ def frequency_figure(image: np.ndarray, radius: float = 3.0):
     for ax, (title, data, cmap) in zip(axes, panels, strict=True):
         ax.imshow(data, cmap=cmap)
         ax.set_title(title, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        bare(ax)
     fig.suptitle("Frequency content: a high-pass filter keeps the edges, drops the flat areas")
     fig.tight_layout()
     return fig
@@ -119,8 +117,7 @@ def shapes_figure(image: np.ndarray):
         ax.set_xlim(0, size)
         ax.set_ylim(size, 0)
         ax.set_title(title, fontsize=7)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        bare(ax)
     fig.suptitle("Stride shrinks the map, padding keeps the border, pooling halves it")
     fig.tight_layout()
     return fig

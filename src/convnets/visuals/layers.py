@@ -7,12 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from convnets.visuals.figures import show_image
-
-
-def _bare(ax) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
+from convnets.visuals.figures import bare, show_image
 
 
 def filters_figure(weight: torch.Tensor, layer: str, limit: int = 32):
@@ -52,7 +47,7 @@ def activation_maps_figure(image: np.ndarray, maps: dict[str, torch.Tensor], cha
             ax = axes[row, col]
             ax.imshow(fmap[col].float().numpy(), cmap="viridis")
             ax.axis("on")
-            _bare(ax)
+            bare(ax)
         shape = "x".join(str(s) for s in fmap.shape)
         axes[row, 0].set_title(f"{name}: {shape}", fontsize=7, loc="left")
     fig.suptitle("Activation maps of one test image, layer by layer", fontsize=10)
