@@ -193,11 +193,8 @@ def train_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on uint8 images (B, C, H, W); returns the loss and the scores.
 
-    `net` is what `fit` trains, an `Objective` (DDP-wrapped on several ranks); a bare model, as
-    bench-train times, is wrapped here.
+    `net` is an `Objective` (DDP-wrapped on several ranks), so the loss is the model's own.
     """
-    if isinstance(net, ImageClassifier):
-        net = Objective(net)
     x = runtime.to_input(images)  # (B, C, H, W) float in [0, 1], channels_last
     with runtime.autocast():
         loss, scores = net(x, labels, label_smoothing)
