@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from convnets import io
-from convnets.data.prepared import PreparedData, save_prepared
+from convnets.data.prepared import PreparedData, save_augmented, save_prepared
 from tests.fakes import Mirror, TinyIdx, make_tiny_idx, quadrant_images, serving
 from tests.repos import mnist_repo, private_mirror  # noqa: F401  (session fixtures)
 
@@ -42,9 +41,9 @@ def workdir(tmp_path, monkeypatch):
     """A folder with tiny prepared and augmented data and a params.yaml for a 2-epoch run."""
     x, y = quadrant_images(40)
     xt, yt = quadrant_images(10, seed=1)
-    data = PreparedData(x[:120], y[:120], x[120:], y[120:], xt, yt, QUADRANTS)
+    data = PreparedData(x[:120], y[:120], x[120:], y[120:], xt, yt, QUADRANTS, "quadrants")
     save_prepared(tmp_path / "prepared.npz", data)
-    io.save_npz(tmp_path / "augmented.npz", x_train=data.x_train, y_train=data.y_train)
+    save_augmented(tmp_path / "augmented.npz", data, data.x_train, data.y_train)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train"].update(epochs=3, batch_size=16, lr=0.05)
     params["augment"]["flip"] = False  # a flip would swap the toy task's left and right classes

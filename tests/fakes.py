@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convnets.data.registry import (
+from convnets.data.datasets import (
     CIFAR10,
     CIFAR_DIR,
     CIFAR_TEST_BATCH,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from convnets.augment import AugmentSettings, augment_batch, augmented_copies
+from convnets.data.augmentation import AugmentSettings, augment_batch, augmented_copies
 
 OFF = AugmentSettings(0, False, 0.0, 0.0)
 

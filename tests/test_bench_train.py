@@ -21,7 +21,9 @@ def test_bench_train_reports_both_paths_and_their_ratio(tmp_path, monkeypatch):
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(x[..., 0]))
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(y.astype(np.uint8)))
     classes = tuple("abcd")
-    save_prepared(tmp_path / "p.npz", make_splits((x, y), (x, y), classes, 0.25, 0, seed=0))
+    save_prepared(
+        tmp_path / "p.npz", make_splits((x, y), (x, y), classes, 0.25, 0, 0, "fashion-mnist")
+    )
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["variants"]["cnn"]["options"] = {"channels": [4, 8], "hidden": 16}
     params["train"]["batch_size"] = 8

@@ -7,19 +7,22 @@ import pytest
 import torch
 from PIL import Image
 
-from convnets import export, predict
-from convnets.distributed import World
+from convnets import predict
 from convnets.errors import ConvnetsError
-from convnets.evaluation import confident_mistakes, predict_logits, probabilities
-from convnets.models import create_model
-from convnets.models.capsnet import ClassCapsules, margin_loss, squash
-from convnets.runtime import resolve_runtime
-from convnets.training import fit
-from convnets.visuals.capsules import (
+from convnets.evaluation.inference import predict_logits
+from convnets.evaluation.metrics import confident_mistakes, probabilities
+from convnets.figures.capsules import (
     capsule_lengths_figure,
     perturbation_figure,
     reconstruction_figure,
 )
+from convnets.models.capsnet import ClassCapsules, margin_loss, squash
+from convnets.models.registry import create_model
+from convnets.onnx import convert, parity, quantize, sessions
+from convnets.onnx.metadata import ModelDescription
+from convnets.runtime import resolve_runtime
+from convnets.training.distributed import World
+from convnets.training.loop import fit
 from tests.conftest import QUADRANTS
 from tests.fakes import quadrant_images
 from tests.test_training import settings
@@ -129,20 +132,17 @@ def test_a_tiny_training_run_lowers_the_loss(trained):
 
 def test_onnx_export_matches_pytorch_and_predict_shows_lengths(trained, tmp_path):
     model, _ = trained
-    meta = {
-        "convnets.classes": list(QUADRANTS),
-        "convnets.input": {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]},
-        "convnets.scores": model.score_kind,
-    }
-    fp32 = export.export_onnx(model, (1, 28, 28), meta)
-    export.check(fp32, "fp32")
+    shape = {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]}
+    description = ModelDescription(classes=QUADRANTS, input=shape, scores=model.score_kind)
+    fp32 = convert.export_onnx(model, description)
+    convert.check(fp32, "fp32")
     images, _ = quadrant_images(5, seed=2)
     expected = predict_logits(model, nchw(images), resolve_runtime("cpu", "fp32", 1)).numpy()
-    session = export.onnx_session(fp32, 1)
-    report = export.parity(expected, session, images, atol=1e-4)
+    session = sessions.onnx_session(fp32, 1)
+    report = parity.parity(expected, session, images, atol=1e-4)
     assert report["argmax_agreement"] == 1.0
-    int8 = export.quantize_int8(fp32, images)
-    int8_scores = export.onnx_logits(export.onnx_session(int8, 1), images)
+    int8 = quantize.quantize_int8(fp32, images)
+    int8_scores = sessions.onnx_logits(sessions.onnx_session(int8, 1), images)
     assert int8_scores.shape == (20, 4) and np.isfinite(int8_scores).all()
     path = tmp_path / "capsnet.onnx"
     path.write_bytes(fp32)

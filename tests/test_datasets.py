@@ -19,7 +19,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from convnets.data.registry import get_dataset
+from convnets.data.datasets import get_dataset
 from tests.pipeline import assert_every_stage_ran_and_wrote_its_outputs, dvc
 from tests.repos import tiny_repo
 

@@ -19,22 +19,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convnets.data.decode import decode
-from convnets.data.download import (
-    MANIFEST,
-    Source,
-    SourceFailed,
-    _NoDowngradeRedirects,
-    default_sources,
-    download_dataset,
-)
-from convnets.data.registry import (
+from convnets.data.datasets import (
     CIFAR10,
     CIFAR_DIR,
     FASHION_MNIST,
     MNIST,
     RemoteFile,
     with_checksums,
+)
+from convnets.data.decode import decode
+from convnets.data.fetch import (
+    MANIFEST,
+    Source,
+    SourceFailed,
+    _NoDowngradeRedirects,
+    default_sources,
+    download_dataset,
 )
 from convnets.errors import ConvnetsError
 from tests.fakes import cifar_tar, make_tiny_cifar
@@ -235,8 +235,8 @@ def test_killed_download_leaves_nothing_trusted_and_rerun_succeeds(tiny_idx, mir
         import sys
         from dataclasses import replace
         from pathlib import Path
-        from convnets.data.download import Source, download_dataset
-        from convnets.data.registry import MNIST, RemoteFile
+        from convnets.data.fetch import Source, download_dataset
+        from convnets.data.datasets import MNIST, RemoteFile
         files = tuple(RemoteFile(*f) for f in {specs!r})
         spec = replace(MNIST, files=files, mirrors=())
         download_dataset(spec, Path(sys.argv[1]), [Source(sys.argv[2])], timeout_s=10)

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from convnets.data.prepared import load_prepared, save_prepared
-from convnets.evaluation import classification_metrics, confident_mistakes, predict_logits
-from convnets.leaderboard import choose_best, leaderboard, to_markdown
+from convnets.evaluation.inference import flip_tta_applies, predict_logits
+from convnets.evaluation.leaderboard import choose_best, leaderboard, to_markdown
+from convnets.evaluation.metrics import classification_metrics, confident_mistakes
 from convnets.runtime import resolve_runtime
 from tests.conftest import QUADRANTS, run_stage, train_stage
 
@@ -196,14 +197,12 @@ def test_empty_test_set_is_refused(workdir, capsys):
 def test_flip_tta_only_for_models_trained_with_flips(
     flip, batch_augment, override, copies, expected
 ):
-    from convnets.stages.evaluate import trained_with_flips
-
     params = {
         "augment": {"flip": flip, "copies": copies},
         "train": {"batch_augment": batch_augment},
         "variants": {"v": {"batch_augment": override}},
     }
-    assert trained_with_flips(params, "v") is expected
+    assert flip_tta_applies(params, "v") is expected
 
 
 def test_a_capsule_networks_margin_loss_is_left_out_of_the_loss_column():

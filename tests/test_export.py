@@ -9,10 +9,10 @@ import onnx
 import pytest
 import yaml
 
-from convnets import export
-from convnets.checkpoint import load_checkpoint
 from convnets.errors import ConvnetsError
-from convnets.stages import export as export_stage
+from convnets.models.checkpoint import load_checkpoint
+from convnets.onnx import convert, parity, quantize, sessions, shipping
+from convnets.onnx.metadata import INPUT, ModelDescription
 from tests.conftest import QUADRANTS, run_stage
 from tests.test_evaluation import compare, evaluate, train_tiny
 
@@ -66,18 +66,18 @@ def test_export_writes_checked_models_that_describe_themselves(compared):
     int8 = onnx.load(str(compared / "models/best.int8.onnx"))
     assert any(node.op_type == "QuantizeLinear" for node in int8.graph.node)
     assert {p.key for p in int8.metadata_props} == set(meta)
-    session = export.onnx_session((compared / "models/best.onnx").read_bytes(), 1)
+    session = sessions.onnx_session((compared / "models/best.onnx").read_bytes(), 1)
     batch = np.zeros((5, 28, 28, 1), dtype=np.uint8)  # the batch axis is dynamic
-    assert session.run(None, {export.INPUT: batch})[0].shape == (5, 4)
+    assert session.run(None, {INPUT: batch})[0].shape == (5, 4)
 
 
 def test_broken_calibration_trips_the_int8_gate(compared, monkeypatch, capsys):
-    real = export.quantize_int8
+    real = quantize.quantize_int8
 
     def broken(fp32, calibration):  # one black image: every activation range collapses
         return real(fp32, np.zeros_like(calibration[:1]))
 
-    monkeypatch.setattr(export_stage.export, "quantize_int8", broken)
+    monkeypatch.setattr(shipping, "quantize_int8", broken)
     assert run_stage(*EXPORT_ARGS) == 1
     assert "points below fp32" in capsys.readouterr().err
     assert not (compared / "models/best.onnx").exists()
@@ -87,13 +87,14 @@ def test_broken_calibration_trips_the_int8_gate(compared, monkeypatch, capsys):
 def test_parity_failure_is_refused(compared):
     variant = json.loads((compared / "models/best.json").read_text())["variant"]
     model = load_checkpoint(compared / f"models/checkpoints/{variant}.pt", "t").build()
-    fp32 = export.export_onnx(model, (1, 28, 28), {})
-    session = export.onnx_session(fp32, 1)
+    shape = {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]}
+    fp32 = convert.export_onnx(model, ModelDescription(classes=QUADRANTS, input=shape))
+    session = sessions.onnx_session(fp32, 1)
     images = np.random.default_rng(0).integers(0, 256, (9, 28, 28, 1), dtype=np.uint8)
-    exact = export.onnx_logits(session, images)
-    assert export.parity(exact, session, images, 1e-4)["max_abs_diff_all"] == 0.0
+    exact = sessions.onnx_logits(session, images)
+    assert parity.parity(exact, session, images, 1e-4)["max_abs_diff_all"] == 0.0
     with pytest.raises(ConvnetsError, match="ONNX and PyTorch disagree"):
-        export.parity(exact + 1e-3, session, images, 1e-4)
+        parity.parity(exact + 1e-3, session, images, 1e-4)
 
 
 def test_benchmark_times_every_engine_and_judges_the_targets(compared):

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from convnets.errors import ConvnetsError
-from convnets.models import create_model, model_names
-from convnets.models.registry import validate_options
+from convnets.models.options import model_names, validate_options
+from convnets.models.registry import create_model
 
 INPUTS = [(1, 28), (3, 32)]
 

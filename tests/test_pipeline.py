@@ -92,9 +92,9 @@ def test_predict_classifies_test_images_with_the_exported_model(repo, tmp_path, 
     import numpy as np
     from PIL import Image
 
-    from convnets.checkpoint import load_checkpoint
-    from convnets.evaluation import predict_logits
-    from convnets.layout import to_nchw
+    from convnets.data.tensors import to_nchw
+    from convnets.evaluation.inference import predict_logits
+    from convnets.models.checkpoint import load_checkpoint
     from convnets.predict import main as predict_main
     from convnets.runtime import resolve_runtime
 

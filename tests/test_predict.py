@@ -15,12 +15,13 @@ import pytest
 import torch
 from PIL import Image
 
-from convnets import export
-from convnets.distributed import World
-from convnets.evaluation import predict_logits
-from convnets.models import create_model
+from convnets.evaluation.inference import predict_logits
+from convnets.models.registry import create_model
+from convnets.onnx.convert import export_onnx
+from convnets.onnx.metadata import ModelDescription
 from convnets.predict import main as predict_main
 from convnets.runtime import resolve_runtime
+from convnets.training.distributed import World
 from tests.conftest import QUADRANTS
 from tests.fakes import quadrant_images
 from tests.test_training import settings
@@ -29,7 +30,7 @@ from tests.test_training import settings
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A tiny CNN trained on the quadrant task and exported: (torch model, ONNX path)."""
-    from convnets.training import fit
+    from convnets.training.loop import fit
 
     torch.manual_seed(0)
     net = create_model("cnn", 1, 4, 28, {"channels": [4, 8], "hidden": 16})
@@ -45,11 +46,8 @@ def model(tmp_path_factory):
         0,
     )
     path = tmp_path_factory.mktemp("model") / "best.onnx"
-    meta = {
-        "convnets.classes": list(QUADRANTS),
-        "convnets.input": {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]},
-    }
-    path.write_bytes(export.export_onnx(net.eval(), (1, 28, 28), meta))
+    shape = {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]}
+    path.write_bytes(export_onnx(net.eval(), ModelDescription(classes=QUADRANTS, input=shape)))
     return net, path
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from convnets.data.datasets import FASHION_MNIST
 from convnets.data.decode import decode, read_idx
-from convnets.data.download import Source, download_dataset
+from convnets.data.fetch import Source, download_dataset
 from convnets.data.prepared import (
     channel_stats,
     load_prepared,
@@ -16,7 +17,6 @@ from convnets.data.prepared import (
     save_prepared,
     summarize,
 )
-from convnets.data.registry import FASHION_MNIST
 from convnets.errors import ConvnetsError
 from tests.fakes import idx_bytes
 
@@ -63,28 +63,28 @@ def test_decode_missing_file_names_download_stage(tmp_path):
 
 def test_split_is_stratified_disjoint_and_seeded():
     train, test = labelled(20), labelled(5, seed=1)
-    data = make_splits(train, test, CLASSES, val_fraction=0.2, subset=0, seed=7)
+    data = make_splits(train, test, CLASSES, val_fraction=0.2, subset=0, seed=7, dataset="tiny")
     assert np.bincount(data.y_val).tolist() == [4] * 10
     assert np.bincount(data.y_train).tolist() == [16] * 10
     train_rows = {row.tobytes() for row in data.x_train}
     assert not train_rows & {row.tobytes() for row in data.x_val}
     np.testing.assert_array_equal(data.x_test, test[0])  # the test set is untouched
-    again = make_splits(train, test, CLASSES, 0.2, 0, seed=7)
-    other = make_splits(train, test, CLASSES, 0.2, 0, seed=8)
+    again = make_splits(train, test, CLASSES, 0.2, 0, seed=7, dataset="tiny")
+    other = make_splits(train, test, CLASSES, 0.2, 0, seed=8, dataset="tiny")
     np.testing.assert_array_equal(again.y_val, data.y_val)
     np.testing.assert_array_equal(again.x_val, data.x_val)
     assert not np.array_equal(other.x_val, data.x_val)
 
 
 def test_subset_caps_each_class():
-    data = make_splits(labelled(20), labelled(9), CLASSES, 0.5, subset=6, seed=0)
+    data = make_splits(labelled(20), labelled(9), CLASSES, 0.5, subset=6, seed=0, dataset="tiny")
     assert np.bincount(data.y_train).tolist() == [3] * 10
     assert np.bincount(data.y_test).tolist() == [6] * 10
 
 
 def test_split_too_small_for_every_class_is_refused():
     with pytest.raises(ConvnetsError, match="val_fraction"):
-        make_splits(labelled(2), labelled(1), CLASSES, 0.1, 0, seed=0)
+        make_splits(labelled(2), labelled(1), CLASSES, 0.1, 0, seed=0, dataset="tiny")
 
 
 def test_channel_stats_on_known_values():
@@ -97,18 +97,18 @@ def test_channel_stats_on_known_values():
 
 
 def test_prepared_round_trip_and_summary(tmp_path):
-    data = make_splits(labelled(10), labelled(3), CLASSES, 0.2, 0, seed=0)
+    data = make_splits(labelled(10), labelled(3), CLASSES, 0.2, 0, seed=0, dataset="tiny")
     save_prepared(tmp_path / "p.npz", data)
     back = load_prepared(tmp_path / "p.npz")
     assert back.classes == CLASSES
     np.testing.assert_array_equal(back.x_val, data.x_val)
-    summary = summarize(back, "tiny")
+    summary = summarize(back)
     assert summary["sizes"] == {"train": 80, "val": 20, "test": 30}
     assert summary["counts"]["val"]["3"] == 2
 
 
 def test_prepared_with_bad_labels_is_refused(tmp_path):
-    data = make_splits(labelled(10), labelled(3), CLASSES, 0.2, 0, seed=0)
+    data = make_splits(labelled(10), labelled(3), CLASSES, 0.2, 0, seed=0, dataset="tiny")
     data.y_test[0] = 42
     save_prepared(tmp_path / "p.npz", data)
     with pytest.raises(ConvnetsError, match="labels outside"):
@@ -122,7 +122,7 @@ def test_prepared_with_bad_labels_is_refused(tmp_path):
 def test_real_fashion_mnist_split_sizes(tmp_path):
     download_dataset(FASHION_MNIST, tmp_path, [Source("/usr/share/datasets/fashion-mnist")], 5)
     train, test = decode(tmp_path, FASHION_MNIST)
-    data = make_splits(train, test, FASHION_MNIST.classes, 0.1, 0, seed=42)
+    data = make_splits(train, test, FASHION_MNIST.classes, 0.1, 0, seed=42, dataset="fashion-mnist")
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (54000, 6000, 10000)
     assert np.bincount(data.y_val).tolist() == [600] * 10
     assert len(data.classes) == 10

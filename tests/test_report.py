@@ -13,9 +13,14 @@ import yaml
 from PIL import Image
 from torch import nn
 
-from convnets import report
-from convnets.attribution import grad_cam, saliency
-from convnets.inspection import (
+from convnets.figures import filters, layers
+from convnets.figures.projection import embed_2d
+from convnets.figures.style import save_figure
+from convnets.models.registry import create_model
+from convnets.report import sections as report
+from convnets.report.attribution import grad_cam, saliency
+from convnets.report.html import render
+from convnets.report.inspection import (
     Peaks,
     conv_layers,
     crop,
@@ -23,12 +28,7 @@ from convnets.inspection import (
     receptive_field,
     top_activations,
 )
-from convnets.maximize import AscentSettings, class_images
-from convnets.models import create_model
-from convnets.visuals import filters, layers
-from convnets.visuals.features import embed_2d
-from convnets.visuals.figures import save_figure
-from convnets.visuals.html import render
+from convnets.report.maximization import AscentSettings, class_images
 from tests.conftest import QUADRANTS, run_stage, train_stage
 from tests.fakes import quadrant_images
 from tests.test_capsnet import TINY as TINY_CAPSNET
@@ -196,15 +196,14 @@ def _report(*extra: str) -> int:
 
 @pytest.mark.parametrize("channels, size", [(1, 28), (3, 32)])
 def test_report_stage_writes_every_section(workdir, capsys, channels, size):
-    from convnets import io
-    from convnets.data.prepared import PreparedData, save_prepared
+    from convnets.data.prepared import PreparedData, save_augmented, save_prepared
 
     if channels == 3:  # the fixture's data are 1-channel 28x28: swap in colour 32x32 ones
         x, y = quadrant_images(40, size=size, channels=3)
         xt, yt = quadrant_images(10, size=size, channels=3, seed=1)
-        data = PreparedData(x[:120], y[:120], x[120:], y[120:], xt, yt, QUADRANTS)
+        data = PreparedData(x[:120], y[:120], x[120:], y[120:], xt, yt, QUADRANTS, "colour")
         save_prepared(workdir / "prepared.npz", data)
-        io.save_npz(workdir / "augmented.npz", x_train=data.x_train, y_train=data.y_train)
+        save_augmented(workdir / "augmented.npz", data, data.x_train, data.y_train)
     Image.new("RGB", (8, 8)).save(workdir / "preview.png")
     _small_report(workdir)
     variants = ["tiny", "flat"]

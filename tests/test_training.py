@@ -16,14 +16,15 @@ import torch
 import yaml
 from torch import nn
 
-from convnets import training
-from convnets.augment import AugmentSettings
-from convnets.checkpoint import check_matches_data, load_checkpoint
-from convnets.distributed import World
+from convnets.data.augmentation import AugmentSettings
+from convnets.data.prepared import PreparedData
 from convnets.errors import ConvnetsError
 from convnets.models.base import ImageClassifier
+from convnets.models.checkpoint import load_checkpoint, load_trained
 from convnets.runtime import resolve_runtime
-from convnets.training import TrainSettings, fit
+from convnets.training import loop as training
+from convnets.training.distributed import World
+from convnets.training.loop import TrainSettings, fit
 from tests.conftest import QUADRANTS as CLASSES
 from tests.conftest import ROOT, train_stage
 from tests.fakes import quadrant_images
@@ -194,17 +195,18 @@ def test_hostile_checkpoint_is_refused_and_never_runs(tmp_path):
 
 def test_checkpoint_from_another_dataset_is_refused(workdir):
     assert run_train("tiny", "a") == 0
-    ckpt = load_checkpoint(workdir / "a/checkpoint.pt", "train@tiny")
-    with pytest.raises(ConvnetsError, match=r"trained on fashion-mnist \(1, 28, 28\).*cifar10"):
-        check_matches_data(ckpt, Path("a"), "cifar10", (3, 32, 32), CLASSES, "train@tiny")
+    split = (np.zeros((1, 32, 32, 3), np.uint8), np.zeros(1, np.int64))
+    cifar = PreparedData(*split, *split, *split, CLASSES, "cifar10")
+    with pytest.raises(ConvnetsError, match=r"trained on quadrants \(1, 28, 28\).*cifar10"):
+        load_trained(workdir / "a/checkpoint.pt", "tiny", cifar)
 
 
 DDP_SCRIPT = """
 import sys, torch
-from convnets.distributed import init_world
+from convnets.training.distributed import init_world
 from convnets.runtime import resolve_runtime, seed_everything
 from tests.test_training import settings, tensors, tiny_model
-from convnets.training import fit
+from convnets.training.loop import fit
 seed_everything(0, 1)
 runtime = resolve_runtime("cpu", "fp32", 1)
 world = init_world(runtime.device)

@@ -1,8 +1,9 @@
-"""`convnets <stage>`: one thin sub-command per DVC stage, and `convnets predict`.
+"""`convnets <command>`: one thin sub-command per DVC stage, plus `bench-train` and `predict`.
 
 Each sub-command takes its paths from the command line that `dvc.yaml` writes, validates
-`params.yaml` before any work, runs its stage module, and turns a `ConvnetsError` into one
-clear message and a non-zero exit.
+`params.yaml` before any work, runs its module, and turns a `ConvnetsError` into one clear
+message and a non-zero exit. Only the chosen command's module is imported, so `convnets --help`
+answers at once and `convnets download` never loads torch.
 """
 
 from __future__ import annotations
@@ -15,48 +16,74 @@ from pathlib import Path
 
 from convnets.errors import ConvnetsError
 
-STAGES = (
-    "download",
-    "prepare",
-    "augment",
-    "train",
-    "evaluate",
-    "compare",
-    "export",
-    "benchmark",
-    "report",
-    "bench-train",
-)
+# name -> (module with `arguments(parser)` and `run(args, params)`, one-line help)
+COMMANDS = {
+    "download": ("convnets.stages.download", "fetch and verify the dataset's upstream files"),
+    "prepare": ("convnets.stages.prepare", "decode and split into train/val/test"),
+    "augment": ("convnets.stages.augment", "augmented copies of the training split, and a preview"),
+    "train": (
+        "convnets.stages.train",
+        "train one variant, keeping the checkpoint with the best validation loss",
+    ),
+    "evaluate": (
+        "convnets.stages.evaluate",
+        "evaluate one variant on the test and validation splits",
+    ),
+    "compare": (
+        "convnets.stages.compare",
+        "compare every variant and choose the best by validation accuracy",
+    ),
+    "export": (
+        "convnets.stages.export",
+        "export the best variant to ONNX (fp32 and int8) with parity checks",
+    ),
+    "benchmark": (
+        "convnets.stages.benchmark",
+        "time PyTorch and onnxruntime (fp32, int8) on the same images and threads",
+    ),
+    "report": (
+        "convnets.stages.report",
+        "render the visual report (reports/index.html) of data, filters and trained models",
+    ),
+    "bench-train": (
+        "convnets.benchmarks.train_command",
+        "benchmark training throughput against torchvision's DataLoader pattern",
+    ),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+PREDICT = "convnets.predict"  # `convnets predict`: its own parser, onnxruntime only
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only `command`'s module is imported, to declare its own arguments."""
     parser = argparse.ArgumentParser(prog="convnets", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in STAGES:
-        stage = importlib.import_module(f"convnets.stages.{name.replace('-', '_')}")
-        sub = subparsers.add_parser(name, help=stage.HELP, description=stage.HELP)
-        sub.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
-        stage.arguments(sub)
-        sub.set_defaults(run=stage.run)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            module = importlib.import_module(module_name)
+            sub.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
+            module.arguments(sub)
+            sub.set_defaults(run=module.run)
     subparsers.add_parser("predict", help="classify image files (convnets predict --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["predict"]:  # before any heavy import: predict never loads torch
-        from convnets.predict import main as predict_main
-
-        return predict_main(argv[1:])
-    from convnets.config import load_params
-
-    args = build_parser().parse_args(argv)
+    if argv[:1] == ["predict"]:  # before any other import: predict never loads torch
+        return importlib.import_module(PREDICT).main(argv[1:])
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    from convnets.config import load_params
+
     try:
         params = load_params(args.params)
         args.run(args, params)

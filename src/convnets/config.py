@@ -22,7 +22,9 @@ from pydantic import (
     field_validator,
 )
 
+from convnets.data.datasets import get_dataset
 from convnets.errors import ConvnetsError
+from convnets.models.options import validate_options
 
 DatasetName = Literal["fashion-mnist", "mnist", "cifar10"]
 _MD5 = re.compile(r"[0-9a-f]{32}")
@@ -173,6 +175,16 @@ class Params(_Group):
             raise ConvnetsError(f"variant {name!r} is not in params.yaml variants ({known})")
         return self.variants[name]
 
+    def training(self, name: str) -> TrainConfig:
+        """The `train` group with variant `name`'s overrides applied (epochs, lr, ...)."""
+        variant = self.variant(name)
+        overrides = {
+            key: getattr(variant, key)
+            for key in ("epochs", "lr", "batch_size", "weight_decay", "batch_augment")
+            if getattr(variant, key) is not None
+        }
+        return self.train.model_copy(update=overrides)
+
 
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate params.yaml, raising one ConvnetsError that lists every problem."""
@@ -202,8 +214,6 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
 
 def _check_models(params: Params, source: str) -> None:
     """Each variant names a registered model with options that model accepts."""
-    from convnets.models.registry import validate_options
-
     for name, variant in params.variants.items():
         try:
             validate_options(variant.model, variant.options, f"variants.{name}.options")
@@ -219,8 +229,6 @@ def _check_checksums(params: Params, source: str) -> None:
     The option replaces upstream's checksum for the files it names only (a private mirror's own
     copies); a typo must fail here rather than silently leave upstream's checksum in force.
     """
-    from convnets.data.registry import get_dataset
-
     spec = get_dataset(params.base.dataset)
     names = [remote.name for remote in spec.files]
     for name, md5 in params.download.checksums.items():

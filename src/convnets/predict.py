@@ -1,7 +1,8 @@
 """`convnets predict IMAGE_OR_DIR...`: classify image files with the exported ONNX model.
 
 Imports onnxruntime, numpy and Pillow, plus `onnx` to inspect a model before it is loaded (it
-is protobuf and numpy, no torch): never torch or training code, so it starts fast. The model
+is protobuf and numpy, no torch), and the metadata contract (`onnx/metadata.py`, plain Python):
+never torch or training code, so it starts fast. The model
 describes itself (classes, input shape, layout); it takes raw uint8 pixels and normalizes
 inside the graph.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from convnets.onnx.metadata import MetadataError, ModelDescription
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
@@ -74,19 +77,15 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:
         raise PredictError(f"{invalid} ({str(exc).splitlines()[0][:120]}). {fix}") from None
-    meta = {p.key: p.value for p in proto.metadata_props}
-    if "convnets.classes" not in meta or "convnets.input" not in meta:
-        raise PredictError(f"{path} lacks convnets metadata (classes, input). {fix}")
-    spec = json.loads(meta["convnets.input"])
-    height, width, channels = spec["shape"]
+    try:
+        description = ModelDescription.from_props({p.key: p.value for p in proto.metadata_props})
+    except MetadataError as exc:
+        raise PredictError(f"{path} {exc}. {fix}") from None
+    height, width, channels = description.shape
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
-    classes = tuple(json.loads(meta["convnets.classes"]))
-    scores = meta.get("convnets.scores", "logits")  # files exported before capsnet: logits
-    if scores not in ("logits", "capsule_lengths"):
-        raise PredictError(f"{path}: unknown convnets.scores {scores!r}. {fix}")
-    return Classifier(session, classes, height, width, channels, scores)
+    return Classifier(session, description.classes, height, width, channels, description.scores)
 
 
 def _all_tensors(proto) -> Iterator:

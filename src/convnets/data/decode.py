@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convnets.data.registry import (
+from convnets.data.datasets import (
     CIFAR_RECORD_BYTES,
     CIFAR_TEST_BATCH,
     CIFAR_TRAIN_BATCHES,

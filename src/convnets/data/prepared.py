@@ -1,7 +1,9 @@
 """The prepared dataset: seeded stratified train/validation split, untouched test set, stats.
 
 This is the contract between `prepare` and every later stage: one `.npz` of uint8 NHWC arrays,
-int64 labels and class names, loaded without pickle.
+int64 labels, and what they are (dataset name, class names, image shape), loaded without pickle.
+Later stages read what the data are from the file, never from `base.dataset`. The augmented
+file describes itself the same way, and `load_augmented` checks that it matches.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from convnets import io
 from convnets.errors import ConvnetsError
 
 SPLITS = ("train", "val", "test")
-_KEYS = ("classes", *(f"{kind}_{split}" for split in SPLITS for kind in ("x", "y")))
+_ARRAYS = tuple(f"{kind}_{split}" for split in SPLITS for kind in ("x", "y"))
+_DESCRIPTION = ("dataset", "classes", "image_shape")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class PreparedData:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[str, ...]
+    dataset: str  # the registry name, e.g. fashion-mnist
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
@@ -35,6 +39,11 @@ class PreparedData:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])  # (H, W, C)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        height, width, channels = self.image_shape
+        return channels, height, width  # (C, H, W), as models and checkpoints say it
 
 
 def cap_per_class(
@@ -58,6 +67,7 @@ def make_splits(
     val_fraction: float,
     subset: int,
     seed: int,
+    dataset: str,
 ) -> PreparedData:
     """Stratified, seeded validation split of upstream's train set; test only capped by `subset`."""
     x, y = cap_per_class(*train, subset, seed)
@@ -72,7 +82,7 @@ def make_splits(
     x_train, x_val, y_train, y_val = train_test_split(
         x, y, test_size=n_val, stratify=y, random_state=seed, shuffle=True
     )
-    return PreparedData(x_train, y_train, x_val, y_val, x_test, y_test, tuple(classes))
+    return PreparedData(x_train, y_train, x_val, y_val, x_test, y_test, tuple(classes), dataset)
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
@@ -81,7 +91,7 @@ def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
     return scaled.mean(axis=0).tolist(), scaled.std(axis=0).tolist()
 
 
-def summarize(data: PreparedData, dataset: str) -> dict:
+def summarize(data: PreparedData) -> dict:
     """Counts per class and split, and the training split's normalization statistics."""
     mean, std = channel_stats(data.x_train)
     counts = {
@@ -92,7 +102,7 @@ def summarize(data: PreparedData, dataset: str) -> dict:
         for split in SPLITS
     }
     return {
-        "dataset": dataset,
+        "dataset": data.dataset,
         "classes": list(data.classes),
         "image_shape": list(data.image_shape),
         "sizes": {split: len(data.split(split)[1]) for split in SPLITS},
@@ -102,21 +112,41 @@ def summarize(data: PreparedData, dataset: str) -> dict:
 
 
 def save_prepared(path: Path, data: PreparedData) -> None:
-    arrays = {key: getattr(data, key) for key in _KEYS if key != "classes"}
-    io.save_npz(path, classes=np.array(data.classes, dtype=str), **arrays)
+    arrays = {key: getattr(data, key) for key in _ARRAYS}
+    io.save_npz(path, **_description(data.dataset, data.classes, data.image_shape), **arrays)
+
+
+def save_augmented(path: Path, like: PreparedData, x_train: np.ndarray, y_train: np.ndarray):
+    """The augmented training split, described as the prepared data it came from."""
+    description = _description(like.dataset, like.classes, like.image_shape)
+    io.save_npz(path, **description, x_train=x_train, y_train=y_train)
+
+
+def _description(dataset: str, classes: tuple[str, ...], shape: tuple) -> dict[str, np.ndarray]:
+    return {
+        "dataset": np.array(dataset, dtype=str),
+        "classes": np.array(classes, dtype=str),
+        "image_shape": np.array(shape, dtype=np.int64),
+    }
+
+
+def _described(arrays: dict[str, np.ndarray]) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
+    dataset = str(arrays.pop("dataset"))
+    classes = tuple(str(c) for c in arrays.pop("classes"))
+    return dataset, classes, tuple(int(n) for n in arrays.pop("image_shape"))
 
 
 def load_prepared(path: Path) -> PreparedData:
     """Load and sanity-check a prepared `.npz`; anything off names the stage to rerun."""
-    arrays = io.load_npz(path, _KEYS, producer="prepare")
-    classes = tuple(str(c) for c in arrays.pop("classes"))
-    data = PreparedData(classes=classes, **{k: arrays[k] for k in _KEYS if k != "classes"})
+    arrays = io.load_npz(path, _DESCRIPTION + _ARRAYS, producer="prepare")
+    dataset, classes, shape = _described(arrays)
+    data = PreparedData(classes=classes, dataset=dataset, **arrays)
     for split in SPLITS:
         x, y = data.split(split)
-        if x.dtype != np.uint8 or x.ndim != 4 or y.shape != (len(x),):
+        if x.dtype != np.uint8 or x.shape[1:] != shape or y.shape != (len(x),):
             raise ConvnetsError(
-                f"{path}: split {split!r} has images {x.dtype} {x.shape} and labels {y.shape}. "
-                f"Fix: run `dvc repro --force prepare`."
+                f"{path}: split {split!r} has images {x.dtype} {x.shape} and labels {y.shape}, "
+                f"but the file says {shape}. Fix: run `dvc repro --force prepare`."
             )
         if len(y) and (y.min() < 0 or y.max() >= len(classes)):
             raise ConvnetsError(
@@ -124,3 +154,17 @@ def load_prepared(path: Path) -> PreparedData:
                 f"Fix: run `dvc repro --force prepare`."
             )
     return data
+
+
+def load_augmented(path: Path, like: PreparedData) -> tuple[np.ndarray, np.ndarray]:
+    """The augmented training split, refused unless it describes the same data as `like`."""
+    arrays = io.load_npz(path, (*_DESCRIPTION, "x_train", "y_train"), producer="augment")
+    described = _described(arrays)
+    x, y = arrays["x_train"], arrays["y_train"]
+    expected = (like.dataset, like.classes, like.image_shape)
+    if described != expected or x.shape[1:] != like.image_shape or len(x) != len(y):
+        raise ConvnetsError(
+            f"{path} holds {described[0]} images {x.shape[1:]} but the prepared data are "
+            f"{like.dataset} {like.image_shape}. Fix: run `dvc repro augment`."
+        )
+    return x, y

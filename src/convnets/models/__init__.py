@@ -1,6 +1,5 @@
-"""Models: importing this package registers every model with the registry."""
+"""Models: option schemas (`options`, no torch), builders (one module each), checkpoints.
 
-from convnets.models import capsnet, cnn, mlp, resnet, vgg  # noqa: F401
-from convnets.models.registry import create_model, get_spec, model_names
-
-__all__ = ["create_model", "get_spec", "model_names"]
+Import what you need from its module: this package imports nothing, so that validating
+params.yaml or building one model does not load the others.
+"""

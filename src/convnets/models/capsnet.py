@@ -19,26 +19,14 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
 from convnets.models.base import ImageClassifier, conv_bn_relu, feature_shape
-from convnets.models.registry import ModelOptions, register_model
+from convnets.models.options import CapsNetOptions
 
 # The paper's margin loss: a present class should be longer than M_PLUS, an absent one shorter
 # than M_MINUS; absent classes weigh DOWN_WEIGHT so that early training does not shrink them all.
 M_PLUS, M_MINUS, DOWN_WEIGHT = 0.9, 0.1, 0.5
-
-
-class CapsNetOptions(ModelOptions):
-    stem_channels: list[int] = Field(default=[32, 64, 128], min_length=1)  # 3x3; 2nd on: stride 2
-    primary_types: int = Field(default=16, ge=1, le=64)  # primary capsules per grid position
-    primary_dim: int = Field(default=8, ge=2, le=32)  # dimensions of a primary capsule
-    class_dim: int = Field(default=16, ge=2, le=64)  # dimensions of a class capsule
-    routing_iterations: int = Field(default=3, ge=1, le=10)
-    decoder: bool = True  # reconstruct the image from the class capsule (a regularizer)
-    decoder_hidden: list[int] = Field(default=[512, 1024], min_length=1)
-    reconstruction_weight: float = Field(default=0.0005, ge=0, le=1)  # paper: 0.0005 x SSE
 
 
 def squash(s: torch.Tensor) -> torch.Tensor:
@@ -84,7 +72,7 @@ class ClassCapsules(nn.Module):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         # In float32 (autocast would run the matmuls in bf16); agreements and weighted sums as
-        # batched matmuls, about 2x faster here than broadcast multiply and sum.
+        # batched matmuls rather than a broadcast multiply and sum (no (B, I, J, D) temporary).
         with torch.autocast(u.device.type, enabled=False):
             votes = torch.matmul(u.float().transpose(0, 1), self.weight)  # (I, B, J * D)
             votes = votes.reshape(self.inputs, -1, self.classes, self.dim)  # (I, B, J, D)
@@ -115,7 +103,7 @@ class CapsNet(ImageClassifier):
     """`features` ends in the flattened class capsules, `head` measures their lengths.
 
     `decoder` is None without reconstruction; otherwise `decode` rebuilds images in [0, 1] from
-    one class capsule of `capsules` (the figures of visuals/capsules.py use both).
+    one class capsule of `capsules` (the figures of figures/capsules.py use both).
     """
 
     score_kind = "capsule_lengths"
@@ -172,8 +160,7 @@ def margin_loss(lengths: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (too_short + DOWN_WEIGHT * too_long).sum(dim=1).mean()
 
 
-@register_model("capsnet", CapsNetOptions, "capsules with routing-by-agreement, margin loss")
-def build_capsnet(in_channels: int, num_classes: int, image_size: int, options: CapsNetOptions):
+def build(in_channels: int, num_classes: int, image_size: int, options: CapsNetOptions):
     stem: list[nn.Module] = []
     c_in = in_channels
     for index, c_out in enumerate(options.stem_channels):

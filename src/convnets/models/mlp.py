@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
 from torch import nn
 
 from convnets.models.base import ImageClassifier
-from convnets.models.registry import ModelOptions, register_model
+from convnets.models.options import MLPOptions
 
 
-class MLPOptions(ModelOptions):
-    hidden: list[int] = Field(default=[512, 256], min_length=1)  # units per hidden layer
-    dropout: float = Field(default=0.2, ge=0, lt=1)
-
-
-@register_model("mlp", MLPOptions, "flatten, hidden layers with ReLU and dropout")
-def build_mlp(in_channels: int, num_classes: int, image_size: int, options: MLPOptions):
+def build(in_channels: int, num_classes: int, image_size: int, options: MLPOptions):
     layers: list[nn.Module] = [nn.Flatten()]
     width = in_channels * image_size * image_size
     for units in options.hidden:

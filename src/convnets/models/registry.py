@@ -1,77 +1,18 @@
-"""The model registry: a name maps to an options schema and a builder (after timm).
+"""Build a registered model: import its module only when it is built (after timm's create_model).
 
-Every builder has one signature, `(in_channels, num_classes, image_size, options)`, and returns
-an `ImageClassifier`; layer sizes derive from the input shape, never from constants.
+Only the chosen model's module is imported, so a stage that builds the VGG depends on `vgg.py`
+and not on the other architectures; `options.py` holds the schemas without torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-from torch import nn
+from convnets.models.options import validate_options
 
-from convnets.errors import ConvnetsError
-
-
-class ModelOptions(BaseModel):
-    """Per-model options from params.yaml (`variants.<name>.options`): strict and frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-Builder = Callable[[int, int, int, Any], nn.Module]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    options: type[ModelOptions]
-    build: Builder
-    summary: str
-
-
-MODELS: dict[str, ModelSpec] = {}
-
-
-def register_model(name: str, options: type[ModelOptions], summary: str):
-    """Add a builder to the registry under `name`."""
-
-    def register(build: Builder) -> Builder:
-        MODELS[name] = ModelSpec(options, build, summary)
-        return build
-
-    return register
-
-
-def model_names() -> list[str]:
-    return sorted(MODELS)
-
-
-def get_spec(name: str) -> ModelSpec:
-    from convnets import models  # noqa: F401  (importing the package registers every model)
-
-    try:
-        return MODELS[name]
-    except KeyError:
-        known = ", ".join(model_names())
-        raise ConvnetsError(f"unknown model {name!r}; known models: {known}") from None
-
-
-def validate_options(name: str, options: dict[str, Any], where: str = "options") -> ModelOptions:
-    """Check `options` against the model's schema; an error names the key and what is allowed."""
-    spec = get_spec(name)
-    try:
-        return spec.options.model_validate(options)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        allowed = ", ".join(spec.options.model_fields)
-        raise ConvnetsError(
-            f"{where}.{key}: {first['msg']} (got {first.get('input')!r}); "
-            f"options of {name!r} are: {allowed}"
-        ) from None
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def create_model(
@@ -82,6 +23,6 @@ def create_model(
     options: dict[str, Any] | None = None,
 ) -> nn.Module:
     """Build a registered model for inputs of shape (in_channels, image_size, image_size)."""
-    spec = get_spec(name)
     checked = validate_options(name, options or {})
-    return spec.build(in_channels, num_classes, image_size, checked)
+    module = importlib.import_module(f"convnets.models.{name}")  # the module named in MODELS
+    return module.build(in_channels, num_classes, image_size, checked)

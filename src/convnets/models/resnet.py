@@ -7,17 +7,10 @@ projection (1x1 conv, stride 2); every other block adds its input unchanged (ide
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 from torch import nn
 
 from convnets.models.base import ImageClassifier, conv_bn_relu, feature_shape
-from convnets.models.registry import ModelOptions, register_model
-
-
-class ResNetOptions(ModelOptions):
-    widths: list[int] = Field(default=[32, 64, 128], min_length=1)  # channels per stage
-    blocks_per_stage: int = Field(default=2, ge=1, le=8)
-    dropout: float = Field(default=0.0, ge=0, lt=1)
+from convnets.models.options import ResNetOptions
 
 
 class BasicBlock(nn.Module):
@@ -40,8 +33,7 @@ class BasicBlock(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
-@register_model("resnet", ResNetOptions, "basic residual blocks, projection shortcuts")
-def build_resnet(in_channels: int, num_classes: int, image_size: int, options: ResNetOptions):
+def build(in_channels: int, num_classes: int, image_size: int, options: ResNetOptions):
     layers: list[nn.Module] = conv_bn_relu(in_channels, options.widths[0])
     c_in = options.widths[0]
     for stage, width in enumerate(options.widths):

@@ -7,21 +7,13 @@ suits 28x28 and 32x32 inputs.
 
 from __future__ import annotations
 
-from pydantic import Field
 from torch import nn
 
 from convnets.models.base import ImageClassifier, conv_bn_relu, feature_shape
-from convnets.models.registry import ModelOptions, register_model
+from convnets.models.options import VGGOptions
 
 
-class VGGOptions(ModelOptions):
-    widths: list[int] = Field(default=[32, 64, 128], min_length=1)  # channels per stage
-    convs_per_stage: int = Field(default=2, ge=1, le=4)
-    dropout: float = Field(default=0.2, ge=0, lt=1)
-
-
-@register_model("vgg", VGGOptions, "3x3 conv + BatchNorm stacks, pooling between stages")
-def build_vgg(in_channels: int, num_classes: int, image_size: int, options: VGGOptions):
+def build(in_channels: int, num_classes: int, image_size: int, options: VGGOptions):
     layers: list[nn.Module] = []
     c_in = in_channels
     for stage, width in enumerate(options.widths):

@@ -11,16 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from convnets import io
-from convnets.augment import AugmentSettings, augmented_copies
-from convnets.config import AugmentConfig, Params
-from convnets.data.prepared import load_prepared
-from convnets.layout import to_nchw, to_nhwc
-from convnets.visuals.data import augmentation_grid
-from convnets.visuals.figures import save_figure
+from convnets.config import Params
+from convnets.data.augmentation import AugmentSettings, augmented_copies
+from convnets.data.prepared import load_prepared, save_augmented
+from convnets.data.tensors import to_nchw, to_nhwc
+from convnets.figures.samples import augmentation_grid
+from convnets.figures.style import save_figure
 
 log = logging.getLogger(__name__)
-HELP = "augmented copies of the training split, and a preview"
 PREVIEW_DRAWS = 5
 
 
@@ -30,19 +28,15 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preview", type=Path, required=True, help="preview PNG")
 
 
-def settings_from(cfg: AugmentConfig) -> AugmentSettings:
-    return AugmentSettings(cfg.crop_padding, cfg.flip, cfg.rotation_deg, cfg.erasing_p)
-
-
 def run(args: argparse.Namespace, params: Params) -> None:
     data = load_prepared(args.prepared)
     cfg, seed = params.augment, params.base.seed
-    settings = settings_from(cfg)
+    settings = AugmentSettings.from_config(cfg)
     originals = to_nchw(data.x_train)
     copies = to_nhwc(augmented_copies(originals, settings, cfg.copies, seed))
     x = np.concatenate([data.x_train, copies])
     y = np.concatenate([data.y_train] * (1 + cfg.copies))
-    io.save_npz(args.out, x_train=x, y_train=y)
+    save_augmented(args.out, data, x, y)
     log.info("augment: %d originals + %d copies", len(data.y_train), len(copies))
 
     shown = originals[: cfg.preview]

@@ -8,12 +8,11 @@ from pathlib import Path
 
 from convnets import io
 from convnets.config import Params
-from convnets.leaderboard import choose_best, leaderboard, to_markdown
-from convnets.visuals.evaluation import tradeoff_figure
-from convnets.visuals.figures import save_figure
+from convnets.evaluation.leaderboard import choose_best, leaderboard, to_markdown
+from convnets.figures.results import tradeoff_figure
+from convnets.figures.style import save_figure
 
 log = logging.getLogger(__name__)
-HELP = "compare every variant and choose the best by validation accuracy"
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,11 +7,10 @@ import logging
 from pathlib import Path
 
 from convnets.config import Params
-from convnets.data.download import default_sources, download_dataset
-from convnets.data.registry import get_dataset, with_checksums
+from convnets.data.datasets import get_dataset, with_checksums
+from convnets.data.fetch import default_sources, download_dataset
 
 log = logging.getLogger(__name__)
-HELP = "fetch and verify the dataset's upstream files"
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:

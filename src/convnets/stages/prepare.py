@@ -8,13 +8,12 @@ from pathlib import Path
 
 from convnets import io
 from convnets.config import Params
+from convnets.data.datasets import get_dataset
 from convnets.data.decode import decode
 from convnets.data.prepared import make_splits, save_prepared, summarize
-from convnets.data.registry import get_dataset
 from convnets.versions import library_versions
 
 log = logging.getLogger(__name__)
-HELP = "decode and split into train/val/test"
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +26,10 @@ def run(args: argparse.Namespace, params: Params) -> None:
     spec = get_dataset(params.base.dataset)
     train, test = decode(args.raw, spec)
     cfg = params.prepare
-    data = make_splits(train, test, spec.classes, cfg.val_fraction, cfg.subset, params.base.seed)
-    summary = summarize(data, spec.name) | {"versions": library_versions()}
+    data = make_splits(
+        train, test, spec.classes, cfg.val_fraction, cfg.subset, params.base.seed, spec.name
+    )
+    summary = summarize(data) | {"versions": library_versions()}
     save_prepared(args.out, data)
     io.write_json(args.summary, summary)
     log.info("prepared %s: %s", spec.name, summary["sizes"])

@@ -1,9 +1,10 @@
 """The training loop: train an epoch, validate, keep the best weights, maybe stop early.
 
 Read it top to bottom (after nanoGPT's train.py): the data are whole tensors in memory and each
-batch is a slice of a seeded permutation, because a per-sample DataLoader is ~3.5x slower on two
-cores. Under `torchrun` each rank trains on its shard of every epoch's permutation
-(DistributedDataParallel), and rank 0 alone writes.
+batch is a slice of a seeded permutation rather than a per-sample DataLoader (`convnets
+bench-train` measures the two against each other on the machine at hand). Under `torchrun` each
+rank trains on its shard of every epoch's permutation (DistributedDataParallel), and rank 0 alone
+writes.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from convnets.augment import AugmentSettings, augment_batch
-from convnets.distributed import World
+from convnets.data.augmentation import AugmentSettings, augment_batch
 from convnets.errors import ConvnetsError
-from convnets.evaluation import loss_and_accuracy, predict_logits
+from convnets.evaluation.inference import predict_logits
+from convnets.evaluation.metrics import loss_and_accuracy
 from convnets.models.base import ImageClassifier
 from convnets.runtime import Runtime
+from convnets.training.distributed import World
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from convnets.errors import ConvnetsError
-from convnets.export import RawPixels, onnx_logits, onnx_session
+from convnets.onnx.convert import RawPixels
+from convnets.onnx.sessions import onnx_logits, onnx_session
 
 Engine = Callable[[np.ndarray], np.ndarray]  # uint8 (N, H, W, C) -> logits (N, classes)
 

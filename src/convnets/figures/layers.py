@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from convnets.visuals.figures import bare, show_image
+from convnets.figures.style import bare, show_image
 
 
 def filters_figure(weight: torch.Tensor, layer: str, limit: int = 32):

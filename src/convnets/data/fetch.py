@@ -23,7 +23,7 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from convnets import io
-from convnets.data.registry import (
+from convnets.data.datasets import (
     CIFAR_DIR,
     CIFAR_RECORD_BYTES,
     CIFAR_TEST_BATCH,

@@ -9,7 +9,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from convnets.visuals.figures import bare
+from convnets.figures.style import bare
 
 
 def embed_2d(features: np.ndarray, seed: int) -> dict[str, np.ndarray]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from convnets.config import AugmentConfig
+
 
 @dataclass(frozen=True)
 class AugmentSettings:
@@ -27,6 +29,10 @@ class AugmentSettings:
     @property
     def is_identity(self) -> bool:
         return not (self.crop_padding or self.flip or self.rotation_deg or self.erasing_p)
+
+    @classmethod
+    def from_config(cls, cfg: AugmentConfig) -> AugmentSettings:
+        return cls(cfg.crop_padding, cfg.flip, cfg.rotation_deg, cfg.erasing_p)
 
 
 def augment_batch(

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convnets.visuals.figures import bare, show_image
+from convnets.figures.style import bare, show_image
 
 CLASSIC_KERNELS: dict[str, list[list[float]]] = {
     "Sobel x (vertical edges)": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],

@@ -1,7 +1,7 @@
 """The visual report: what the network sees, as sections of figures for one HTML page.
 
 Each `*_section` function draws its figures into the report's figure folder and returns a
-`Section`; `visuals/html.py` turns the list into the page. Models run in float32 on the CPU
+`Section`; `report/html.py` turns the list into the page. Models run in float32 on the CPU
 threads of `base.threads`, from seeded noise, so the same inputs give the same pictures.
 """
 
@@ -17,11 +17,20 @@ import torch
 from matplotlib.figure import Figure as MplFigure
 from torch import nn
 
-from convnets.attribution import grad_cam, saliency
-from convnets.checkpoint import Checkpoint
 from convnets.data.prepared import PreparedData
-from convnets.evaluation import predict_logits
-from convnets.inspection import (
+from convnets.data.tensors import to_nchw
+from convnets.evaluation.inference import predict_logits
+from convnets.figures import capsules as capsule_visuals
+from convnets.figures import filters, layers
+from convnets.figures import saliency as attribution_visuals
+from convnets.figures.curves import curves_figure
+from convnets.figures.projection import dream_figure, embed_2d, projection_figure
+from convnets.figures.samples import class_samples_figure
+from convnets.figures.style import save_figure
+from convnets.models.checkpoint import Checkpoint
+from convnets.report.attribution import grad_cam, saliency
+from convnets.report.html import benchmark_table, leaderboard_table
+from convnets.report.inspection import (
     Peaks,
     activations,
     conv_layers,
@@ -30,17 +39,8 @@ from convnets.inspection import (
     receptive_field,
     top_activations,
 )
-from convnets.layout import to_nchw
-from convnets.maximize import AscentSettings, channel_images, class_images
+from convnets.report.maximization import AscentSettings, channel_images, class_images
 from convnets.runtime import Runtime
-from convnets.visuals import attribution as attribution_visuals
-from convnets.visuals import capsules as capsule_visuals
-from convnets.visuals import filters, layers
-from convnets.visuals.curves import curves_figure
-from convnets.visuals.data import class_samples_figure
-from convnets.visuals.features import dream_figure, embed_2d, projection_figure
-from convnets.visuals.figures import save_figure
-from convnets.visuals.html import benchmark_table, leaderboard_table
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def float_images(images: np.ndarray) -> torch.Tensor:
 def data_section(canvas: Canvas, data: PreparedData, preview: Path, s: ReportSettings) -> Section:
     section = Section(
         "data",
-        "1. Data",
+        "Data",
         "A few training images of every class, then the augmentation the training used: each "
         "row is one image and random draws of its shifts, flips and erasing.",
     )
@@ -121,7 +121,7 @@ def data_section(canvas: Canvas, data: PreparedData, preview: Path, s: ReportSet
 def filters_section(canvas: Canvas, data: PreparedData, s: ReportSettings) -> Section:
     section = Section(
         "filters",
-        "2. Filters and edges",
+        "Filters and edges",
         "Before a network learns its filters, hand-made ones show what a convolution does: "
         "Sobel kernels respond to vertical and horizontal edges, the Laplacian to any change "
         f"(a high-pass filter), and '{s.kernel_name}' is the kernel written in params.yaml "
@@ -150,7 +150,7 @@ def _sample_rows(data: PreparedData, count: int, first: int) -> list[int]:
 def shapes_section(canvas: Canvas, data: PreparedData, s: ReportSettings) -> Section:
     section = Section(
         "shapes",
-        "3. Stride, padding and pooling",
+        "Stride, padding and pooling",
         "One image through a 3x3 convolution: without padding the map loses a pixel at each "
         "border, stride 2 halves it, and 2x2 pooling halves it again while keeping the strongest "
         "(max) or the mean (average) response. Each panel is titled with its output shape: "
@@ -165,7 +165,7 @@ def learned_section(canvas: Canvas, subject: Subject, data: PreparedData, s: Rep
     name, first = conv_layers(subject.model)[0]
     section = Section(
         "learned",
-        "4. Learned filters and activation maps",
+        "Learned filters and activation maps",
         f"The first-layer filters that {subject.variant} learned ({name}), many of them edge "
         "and blob detectors like the hand-made kernels above; then the activation maps of "
         "every convolution and pooling layer for one test image: early maps look like "
@@ -184,7 +184,7 @@ def learned_section(canvas: Canvas, subject: Subject, data: PreparedData, s: Rep
 def patches_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
     section = Section(
         "patches",
-        "5. What each layer sees",
+        "What each layer sees",
         f"After Zeiler & Fergus (2014): for {s.channels} channels of each convolution, the 9 "
         f"patches of the first {s.patch_images} test images that excite it most, each cropped "
         "to the input region the layer can see (its receptive field, measured by backprop). "
@@ -219,7 +219,7 @@ def _peaks(model: nn.Module, images: np.ndarray, convs, batch: int = 256) -> dic
 def attribution_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
     section = Section(
         "attribution",
-        "6. Saliency and Grad-CAM",
+        "Saliency and Grad-CAM",
         "Which pixels a prediction depends on, for right and wrong predictions of "
         f"{subject.variant}. Saliency is the gradient of the predicted score with respect to "
         "each pixel (captum Saliency); Grad-CAM weighs the last convolution's maps by their "
@@ -249,7 +249,7 @@ def attribution_section(canvas: Canvas, subject: Subject, data: PreparedData, s:
 def projection_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
     section = Section(
         "features",
-        "7. Feature vectors",
+        "Feature vectors",
         f"The penultimate-layer features of {subject.variant} for {s.projection_images} test "
         "images, projected to 2-D by PCA (a linear view) and t-SNE (which keeps neighbours "
         "together), coloured by true class. Classes that overlap here are the ones the "
@@ -270,7 +270,7 @@ def projection_section(canvas: Canvas, subject: Subject, data: PreparedData, s: 
 def maximization_section(canvas: Canvas, subject: Subject, s: ReportSettings) -> Section:
     section = Section(
         "maximization",
-        "8. How the network sees a class",
+        "How the network sees a class",
         "Activation maximization: start from noise and follow the gradient that raises one "
         "class score (top row) or one channel of the last convolution (bottom row), jittering "
         "and blurring as it goes so the result is an image rather than noise the network alone "
@@ -297,7 +297,7 @@ def capsule_section(canvas: Canvas, subject: Subject, data: PreparedData, count:
     with the decoder, what the dimensions of a class capsule encode (the paper's figure 4)."""
     section = Section(
         "capsules",
-        "10. Capsules",
+        "Capsules",
         f"{subject.variant} is a capsule network: each class is a vector whose length is the "
         "probability that the class is present (the dashed lines are the margin loss's 0.1 and "
         "0.9 targets). With the reconstruction decoder, the predicted capsule alone rebuilds the "
@@ -327,7 +327,7 @@ def capsule_section(canvas: Canvas, subject: Subject, data: PreparedData, count:
 class Results:
     """What earlier stages wrote that the results section shows."""
 
-    curves: dict  # variant -> curves from visuals.curves.read_curves
+    curves: dict  # variant -> curves from figures.curves.read_curves
     leaderboard: object  # pandas DataFrame
     best: dict  # models/best.json
     confusion: Path  # the best variant's confusion PNG
@@ -340,7 +340,7 @@ def results_section(canvas: Canvas, results: Results) -> Section:
     best = results.best["variant"]
     section = Section(
         "results",
-        "9. Results",
+        "Results",
         f"Every variant's training curves and the leaderboard (chosen: {best}, "
         f"{results.best['reason']}), the chosen model's test confusion matrix and, when the "
         "benchmark stage has run, inference speed of PyTorch and onnxruntime.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from convnets.visuals.figures import show_image
+from convnets.figures.style import show_image
 
 
 def confusion_figure(matrix: np.ndarray, classes: tuple[str, ...], title: str):

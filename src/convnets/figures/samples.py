@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from convnets.visuals.figures import show_image
+from convnets.figures.style import show_image
 
 
 def augmentation_grid(originals: np.ndarray, augmented: list[np.ndarray], labels: list[str]):

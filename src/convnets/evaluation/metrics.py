@@ -1,8 +1,4 @@
-"""The one inference path, and metrics computed from its logits.
-
-`predict_logits` turns a model and uint8 images into float32 logits; evaluate, report and the
-export parity check all call it. Metrics never run a model: they take logits and labels.
-"""
+"""Metrics computed from scores and labels: they never run a model (see `inference`)."""
 
 from __future__ import annotations
 
@@ -12,41 +8,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score, precision_recall_fscore_support
-from torch import nn
-
-from convnets.runtime import Runtime
-
-
-@torch.no_grad()
-def predict_logits(
-    model: nn.Module,
-    images: torch.Tensor,
-    runtime: Runtime,
-    batch_size: int = 512,
-    flip_tta: bool = False,
-) -> torch.Tensor:
-    """Logits (N, classes) in float32 on the CPU for uint8 images (N, C, H, W).
-
-    With `flip_tta`, each image's logits are averaged with those of its horizontal mirror
-    (test-time augmentation), which suits data whose classes survive a flip.
-    """
-    was_training = model.training
-    model.eval()
-    outputs = []
-    try:
-        for start in range(0, len(images), batch_size):
-            x = runtime.to_input(images[start : start + batch_size])
-            with runtime.autocast():
-                logits = model(x).float()
-                if flip_tta:
-                    logits = (logits + model(x.flip(-1)).float()) / 2
-            outputs.append(logits.cpu())
-    finally:
-        model.train(was_training)
-    if not outputs:
-        raise ValueError("predict_logits got no images")
-    return torch.cat(outputs)
-
 
 ScoreLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -10,14 +10,17 @@ import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from convnets import io
 from convnets.errors import ConvnetsError
-from convnets.models import create_model
+from convnets.models.registry import create_model
+
+if TYPE_CHECKING:
+    from convnets.data.prepared import PreparedData
 
 FORMAT = "convnets-checkpoint/1"
 
@@ -83,12 +86,19 @@ def load_checkpoint(path: Path, producer: str) -> Checkpoint:
         ) from None
 
 
-def check_matches_data(
-    ckpt: Checkpoint, path: Path, dataset: str, input_shape: tuple, classes: tuple, producer: str
-) -> None:
-    """Refuse a checkpoint trained on other data than the data at hand."""
-    if (ckpt.dataset, ckpt.input_shape, ckpt.classes) != (dataset, input_shape, classes):
+def load_trained(path: Path, variant: str, data: PreparedData) -> Checkpoint:
+    """A variant's checkpoint, refused unless it was trained on data like `data`.
+
+    Every stage that uses a trained model loads it through here, so none can pair a model with
+    data of another shape, dataset or class list.
+    """
+    producer = f"train@{variant}"
+    ckpt = load_checkpoint(path, producer)
+    trained_on = (ckpt.dataset, ckpt.input_shape, ckpt.classes)
+    if trained_on != (data.dataset, data.input_shape, data.classes):
         raise ConvnetsError(
             f"{path} was trained on {ckpt.dataset} {ckpt.input_shape}, but the data here are "
-            f"{dataset} {input_shape}. Fix: run `dvc repro {producer}` for {dataset}."
+            f"{data.dataset} {data.input_shape}. Fix: run `dvc repro {producer}` for "
+            f"{data.dataset}."
         )
+    return ckpt

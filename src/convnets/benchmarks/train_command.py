@@ -13,17 +13,17 @@ from pathlib import Path
 
 import torch
 
-from convnets import io, train_bench
+from convnets import io
+from convnets.benchmarks import throughput
 from convnets.config import Params
 from convnets.data.prepared import channel_stats, load_prepared
+from convnets.data.tensors import to_nchw
 from convnets.errors import ConvnetsError
-from convnets.layout import to_nchw
-from convnets.models import create_model
 from convnets.runtime import resolve_runtime, seed_everything
+from convnets.training.trainer import build_model
 from convnets.versions import library_versions
 
 log = logging.getLogger(__name__)
-HELP = "benchmark training throughput against torchvision's DataLoader pattern"
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,32 +36,28 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    if params.base.dataset != "fashion-mnist":
-        raise ConvnetsError(
-            "bench-train compares against torchvision's FashionMNIST; "
-            "run it with base.dataset=fashion-mnist"
-        )
     variant = params.variant(args.variant)
-    batch_size = variant.batch_size or params.train.batch_size
+    batch_size = params.training(args.variant).batch_size
     data = load_prepared(args.prepared)
+    if data.dataset != "fashion-mnist":
+        raise ConvnetsError(
+            f"bench-train compares against torchvision's FashionMNIST, but {args.prepared} "
+            f"holds {data.dataset}. Fix: pass --prepared of a fashion-mnist run."
+        )
     mean, std = channel_stats(data.x_train)
     fast = resolve_runtime("cpu", params.train.precision, params.base.threads)
 
     def fresh_model():
         seed_everything(params.base.seed, params.base.threads)
-        model = create_model(variant.model, 1, len(data.classes), 28, variant.options)
-        model.set_normalization(mean, std)
-        return model
+        return build_model(variant, data)
 
     images, labels = to_nchw(data.x_train), torch.from_numpy(data.y_train)
     log.info("timing ours: %d steps of %d images (%s)", args.steps, batch_size, fast.describe())
-    ours = train_bench.ours(
-        fresh_model(), images, labels, fast, batch_size, args.steps, args.warmup
-    )
+    ours = throughput.ours(fresh_model(), images, labels, fast, batch_size, args.steps, args.warmup)
     log.info("timing torchvision DataLoader + fp32: %d steps", args.steps)
     plain = fresh_model()
     plain.set_normalization([0.0], [1.0])  # theirs normalizes in the transform instead
-    theirs = train_bench.theirs(
+    theirs = throughput.theirs(
         plain, args.raw, mean[0], std[0], batch_size, args.steps, args.warmup
     )
     ratio = ours.images_per_second / theirs.images_per_second

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from convnets.visuals.figures import bare, show_image
+from convnets.figures.style import bare, show_image
 
 
 def attribution_figure(

@@ -15,9 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from convnets.data.tensors import to_nhwc
 from convnets.errors import ConvnetsError
-from convnets.layout import to_nhwc
-from convnets.visuals.figures import save_figure, show_image
+from convnets.figures.style import save_figure, show_image
 
 
 def capsule_lengths_figure(

@@ -25,9 +25,16 @@ th { background: #f4f4f4; }
 
 
 def render(title: str, summary: str, sections) -> str:
-    """The page: a title, a one-paragraph summary, a table of contents, then each section."""
-    nav = " ".join(f'<a href="#{s.anchor}">{escape(s.title)}</a>' for s in sections)
-    body = "\n".join(_section(s) for s in sections)
+    """The page: a title, a one-paragraph summary, a table of contents, then each section.
+
+    Sections are numbered here, in the order given, so a section left out (no convolutional
+    variant, no capsnet) leaves no gap in the numbers.
+    """
+    headings = [f"{number}. {s.title}" for number, s in enumerate(sections, start=1)]
+    nav = " ".join(
+        f'<a href="#{s.anchor}">{escape(h)}</a>' for s, h in zip(sections, headings, strict=True)
+    )
+    body = "\n".join(_section(s, h) for s, h in zip(sections, headings, strict=True))
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -39,7 +46,7 @@ def render(title: str, summary: str, sections) -> str:
     )
 
 
-def _section(section) -> str:
+def _section(section, heading: str) -> str:
     figures = "\n".join(
         f'<figure><img src="{escape(f.src)}" alt="{escape(f.caption)}">'
         f"<figcaption>{escape(f.caption)}</figcaption></figure>"
@@ -47,7 +54,7 @@ def _section(section) -> str:
     )
     tables = "\n".join(section.tables)
     return (
-        f'<section id="{escape(section.anchor)}">\n<h2>{escape(section.title)}</h2>\n'
+        f'<section id="{escape(section.anchor)}">\n<h2>{escape(heading)}</h2>\n'
         f"<p>{escape(section.intro)}</p>\n{tables}\n{figures}\n</section>"
     )
 

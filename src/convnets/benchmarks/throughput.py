@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from convnets.runtime import Runtime
-from convnets.training import Objective, train_step
+from convnets.training.loop import Objective, train_step
 
 # torchvision's FashionMNIST reads these uncompressed upstream files from <root>/FashionMNIST/raw.
 _RAW_FILES = (

@@ -1,0 +1,1 @@
+"""Benchmarks: inference engines timed against each other, and training throughput."""

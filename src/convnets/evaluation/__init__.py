@@ -1,0 +1,1 @@
+"""Evaluation: the one inference path (predict_logits), metrics from logits, the leaderboard."""

@@ -1,0 +1,1 @@
+"""Training: the loop (fit, train_step), DistributedDataParallel, and the recipe from params."""

@@ -1,0 +1,139 @@
+"""Train one variant from params: the recipe, the model, the loop, and what is kept of it.
+
+The stage `train@<variant>` calls `train_variant`; `bench-train` builds models the same way with
+`build_model`, so both normalize with the statistics of the training split.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from convnets.config import AugmentConfig, Params, TrainConfig, VariantConfig
+from convnets.data.augmentation import AugmentSettings
+from convnets.data.prepared import PreparedData, channel_stats
+from convnets.data.tensors import to_nchw
+from convnets.errors import ConvnetsError
+from convnets.models.base import ImageClassifier
+from convnets.models.checkpoint import Checkpoint
+from convnets.models.complexity import count_parameters
+from convnets.models.registry import create_model
+from convnets.runtime import Runtime
+from convnets.training.distributed import World
+from convnets.training.loop import EpochStats, FitResult, TrainSettings, fit
+from convnets.versions import library_versions
+
+log = logging.getLogger(__name__)
+
+
+def train_settings(train: TrainConfig, augment: AugmentConfig) -> TrainSettings:
+    """The loop's settings from a variant's resolved `train` group (see `Params.training`)."""
+    return TrainSettings(
+        epochs=train.epochs,
+        batch_size=train.batch_size,
+        lr=train.lr,
+        optimizer=train.optimizer,
+        momentum=train.momentum,
+        weight_decay=train.weight_decay,
+        schedule=train.schedule,
+        warmup_fraction=train.warmup_fraction,
+        label_smoothing=train.label_smoothing,
+        patience=train.patience,
+        batch_augment=AugmentSettings.from_config(augment) if train.batch_augment else None,
+    )
+
+
+def build_model(variant: VariantConfig, data: PreparedData) -> ImageClassifier:
+    """A fresh model for the data's shape and classes, normalizing with the train split's stats."""
+    channels, height, _ = data.input_shape
+    model = create_model(variant.model, channels, len(data.classes), height, variant.options)
+    mean, std = channel_stats(data.x_train)
+    model.set_normalization(mean, std)
+    return model
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What training keeps: the best checkpoint (rank 0 only) and the run's history."""
+
+    checkpoint: Checkpoint | None
+    result: FitResult
+
+
+def train_variant(
+    name: str,
+    params: Params,
+    data: PreparedData,
+    train_split: tuple[np.ndarray, np.ndarray],
+    runtime: Runtime,
+    world: World,
+    on_epoch: Callable[[EpochStats], None],
+) -> Trained:
+    """Train variant `name` on `train_split` (uint8 NHWC, labels), validating on `data`'s val."""
+    variant = params.variant(name)
+    settings = train_settings(params.training(name), params.augment)
+    model = build_model(variant, data)
+    x_train, y_train = train_split
+    log.info(
+        "train %s: %s, %d parameters, %d training images, %s, %d rank(s)",
+        name, variant.model, count_parameters(model), len(y_train), runtime.describe(), world.size,
+    )  # fmt: skip
+    train = (to_nchw(x_train), torch.from_numpy(y_train))
+    val = (to_nchw(data.x_val), torch.from_numpy(data.y_val))
+    result = fit(model, train, val, settings, runtime, world, params.base.seed, on_epoch)
+    if not world.is_main:
+        return Trained(None, result)
+    if result.best_epoch < 0:
+        raise ConvnetsError("validation loss was never finite; no checkpoint to keep")
+    ckpt = Checkpoint(
+        variant=name,
+        model_name=variant.model,
+        options=dict(variant.options),
+        state_dict=result.best_state,
+        classes=data.classes,
+        input_shape=data.input_shape,
+        dataset=data.dataset,
+        normalization=dict(zip(("mean", "std"), channel_stats(data.x_train), strict=True)),
+        params=params.model_dump(mode="json"),
+        versions=library_versions(),
+        metrics=summary(result, count_parameters(model), runtime, world.size),
+    )
+    log.info(
+        "train %s: best epoch %d, val loss %.4f, val accuracy %.4f, %.0f s",
+        name, result.best_epoch, result.best_val_loss, result.best_val_accuracy, result.seconds,
+    )  # fmt: skip
+    return Trained(ckpt, result)
+
+
+def summary(result: FitResult, parameters: int, runtime: Runtime, ranks: int) -> dict:
+    """The best checkpoint's numbers: the same on every run with the same params and data.
+
+    Wall times go to `timing` instead, so that metrics files, dvclive's per-step plots and the
+    checkpoint stay bit-identical across `dvc repro --force` and `dvc exp show` compares results.
+    """
+    return {
+        "epoch": result.best_epoch,
+        "val_loss": result.best_val_loss,
+        "val_accuracy": result.best_val_accuracy,
+        "epochs_run": len(result.history),
+        "parameters": parameters,
+        "ranks": ranks,
+        **runtime.describe(),
+    }
+
+
+def timing(result: FitResult) -> dict:
+    """Wall time of the run and of each epoch: differs run to run, so it is not a metric."""
+    rates = [s.images_per_second for s in result.history]
+    return {
+        "train_seconds": round(result.seconds, 2),
+        "images_per_second": float(np.median(rates)),
+        "epochs": [
+            {"epoch": s.epoch, "seconds": s.seconds, "images_per_second": s.images_per_second}
+            for s in result.history
+        ],
+    }
