@@ -139,6 +139,12 @@ def compare() -> int:
         "reports/tradeoff.png",
         "--best",
         "models/best.json",
+        "--summary",
+        "reports/summary.json",
+        "--curves",
+        "reports/curves.csv",
+        "--confusion",
+        "reports/confusion.json",
     )
 
 
@@ -159,6 +165,16 @@ def test_evaluate_then_compare_end_to_end(workdir):
     csv = (workdir / "reports/leaderboard.csv").read_text().splitlines()
     assert csv[0].startswith("variant,model,val_accuracy") and len(csv) == 3
     assert csv[1].split(",")[0] == best["variant"]
+    summary = json.loads((workdir / "reports/summary.json").read_text())
+    assert summary["best"] == best["variant"] and summary["val"]["tiny"] == pytest.approx(
+        json.loads((out / "metrics.json").read_text())["val"]["accuracy"]
+    )
+    assert set(summary) == {"best", "best_val", "best_test", "val", "test", "f1"}
+    curves = (workdir / "reports/curves.csv").read_text().splitlines()
+    assert curves[0] == "variant,epoch,val_accuracy,val_loss"
+    assert len(curves) == 1 + 3 + 2  # tiny trains 3 epochs, flat 2
+    chosen = workdir / f"reports/evaluate/{best['variant']}/plots/sklearn/confusion_matrix.json"
+    assert (workdir / "reports/confusion.json").read_bytes() == chosen.read_bytes()
 
 
 def test_missing_checkpoint_names_the_training_stage(workdir, capsys):

@@ -119,9 +119,13 @@ def test_benchmark_times_every_engine_and_judges_the_targets(compared):
             "reports/benchmark.json",
             "--plot",
             "reports/benchmark.png",
+            "--summary",
+            "reports/shipped.json",
         )
         == 0
     )
+    shipped = json.loads((compared / "reports/shipped.json").read_text())
+    assert set(shipped) == {"int8_test", "int8_drop", "ort_speedup"}
     report = json.loads((compared / "reports/benchmark.json").read_text())
     engines = report["engines"]
     assert set(engines) == {"pytorch_eager", "onnxruntime_fp32", "onnxruntime_int8"}
@@ -134,6 +138,7 @@ def test_benchmark_times_every_engine_and_judges_the_targets(compared):
         / engines["onnxruntime_fp32"]["latency_ms"]["p50"]
     )
     assert report["ratios"]["onnx_fp32_over_pytorch_batch1"] == pytest.approx(ratio)
+    assert shipped["ort_speedup"] == pytest.approx(ratio)
     assert len(report["verdicts"]) >= 2 and all("target" in v for v in report["verdicts"][:2])
     assert report["file_bytes"]["onnx_int8"] < report["file_bytes"]["onnx_fp32"]
     assert (compared / "reports/benchmark.png").stat().st_size > 0

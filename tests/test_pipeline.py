@@ -77,15 +77,44 @@ def test_repro_writes_every_output(repo):
     assert (repo / "reports/leaderboard.md").read_text().count("\n") == 2 + len(TINY_VARIANTS)
 
 
-def test_exp_show_lists_every_variant_metrics(repo):
-    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
-    workspace = shown[0]["data"]
-    files = workspace["metrics"]
-    for variant in TINY_VARIANTS:
-        assert f"reports/train/{variant}/metrics.json" in files
-        assert f"reports/evaluate/{variant}/metrics.json" in files
-    plots = dvc(repo, "plots", "show", "--json")
-    assert "reports/train/cnn/plots/metrics" in plots.stdout
+SUMMARY_FILES = {"reports/summary/variants.json", "reports/summary/shipped.json"}
+# best, best_val, best_test; val, test and f1 per variant; int8_test, int8_drop, ort_speedup
+SUMMARY_KEYS = 3 + 3 * len(TINY_VARIANTS) + 3  # 18 columns of metrics in `dvc exp show`
+
+
+def _flat_keys(data: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        keys += _flat_keys(value, name + ".") if isinstance(value, dict) else [name]
+    return keys
+
+
+def test_exp_show_holds_only_the_summary_metrics(repo):
+    """Per-stage details stay outputs; `dvc exp show` reads the two summary files alone."""
+    workspace = json.loads(dvc(repo, "exp", "show", "--json").stdout)[0]["data"]["metrics"]
+    assert set(workspace) == SUMMARY_FILES
+    keys = [k for path in SUMMARY_FILES for k in _flat_keys(workspace[path]["data"])]
+    assert len(keys) == SUMMARY_KEYS
+    summary = workspace["reports/summary/variants.json"]["data"]
+    evaluation = json.loads((repo / "reports/evaluate/cnn/metrics.json").read_text())
+    assert summary["val"]["cnn"] == evaluation["val"]["accuracy"]
+    assert summary["best"] == json.loads((repo / "models/best.json").read_text())["variant"]
+
+
+def test_plots_show_overlays_the_variants(repo):
+    plots = json.loads(dvc(repo, "plots", "show", "--json").stdout)["data"]
+    assert list(plots) == [
+        "Validation accuracy per epoch",
+        "Validation loss per epoch",
+        "Test confusion matrix of the chosen variant",
+        "Test accuracy against cost",
+    ]
+    for title in ("Validation accuracy per epoch", "Test accuracy against cost"):
+        values = plots[title][0]["content"]["data"]["values"]
+        assert {row["variant"] for row in values} == set(TINY_VARIANTS)  # one series each
+    confusion = plots["Test confusion matrix of the chosen variant"][0]["content"]["data"]
+    assert len(confusion["values"]) == 300  # every test image of the chosen variant
 
 
 def test_predict_classifies_test_images_with_the_exported_model(repo, tmp_path, capsys):
@@ -119,13 +148,6 @@ def test_second_repro_has_nothing_to_do(repo):
     assert "Running stage" not in result.stdout
 
 
-def _baseline_parameters(shown: list, variant: str) -> int:
-    workspace = next(commit for commit in shown if commit["rev"] == "workspace")
-    return workspace["data"]["metrics"][f"reports/evaluate/{variant}/metrics.json"]["data"][
-        "parameters"
-    ]
-
-
 def test_exp_run_with_bad_param_fails_naming_the_key(repo):
     result = dvc(repo, "exp", "run", "-S", "prepare.val_fraction=2", check=False)
     assert result.returncode != 0
@@ -140,6 +162,28 @@ def test_report_opens_in_a_browser_with_every_image_and_section(repo, tmp_path):
     broken = [image["src"] for image in result["images"] if image["width"] == 0]
     assert broken == []
     assert result["errors"] == []
+
+
+def test_an_experiment_shows_its_param_and_accuracies_and_diffs(repo):
+    """The README's comparison: one changed param, read in exp show, exp diff and plots diff.
+
+    Changes the shared workspace like the capsnet test after it, which resets params.yaml.
+    """
+    git(repo, "checkout", "--", "params.yaml")  # undo the failed bad-param experiment's -S
+    dvc(repo, "exp", "run", "-n", "cnn-2-epochs", "-S", "variants.cnn.epochs=2")
+    table = dvc(repo, "exp", "show", "--only-changed", "--csv").stdout.splitlines()
+    header, rows = table[0].split(","), [row.split(",") for row in table[1:]]
+    assert {"variants.cnn.epochs", "val.cnn", "test.cnn"} <= set(header)
+    named = next(row for row in rows if "cnn-2-epochs" in row)
+    assert named[header.index("variants.cnn.epochs")] == "2"
+    diff = json.loads(dvc(repo, "exp", "diff", "--json").stdout)
+    assert "val.cnn" in diff["metrics"]["reports/summary/variants.json"]
+    assert diff["params"]["params.yaml"]["variants.cnn.epochs"]["new"] == 2
+    plots = json.loads(dvc(repo, "plots", "diff", "cnn-2-epochs", "--json").stdout)["data"]
+    curves = plots["Validation accuracy per epoch"][0]
+    assert len(curves["revisions"]) == 2
+    cnn = [row for row in curves["content"]["data"]["values"] if row["variant"] == "cnn"]
+    assert {row["rev"] for row in cnn} == set(curves["revisions"])
 
 
 def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo):
@@ -165,7 +209,8 @@ def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo):
     params = data["params"]["params.yaml"]["data"]
     assert params["variants"]["caps"]["model"] == "capsnet"
     assert set(TINY_VARIANTS) < set(params["variants"])
-    metrics = data["metrics"]["reports/evaluate/caps/metrics.json"]["data"]
-    assert 0 <= metrics["test"]["accuracy"] <= 1 and metrics["scores"] == "capsule_lengths"
-    assert metrics["parameters"] != _baseline_parameters(shown, "cnn")
+    summary = data["metrics"]["reports/summary/variants.json"]["data"]
+    assert 0 <= summary["test"]["caps"] <= 1
+    evaluation = json.loads((repo / "reports/evaluate/caps/metrics.json").read_text())
+    assert evaluation["scores"] == "capsule_lengths"
     assert '<section id="capsules">' in (repo / "reports/index.html").read_text()

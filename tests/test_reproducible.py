@@ -18,13 +18,15 @@ import pytest
 from tests.pipeline import dvc, set_params
 
 pytestmark = pytest.mark.slow
-TIMING_REPORTS = {"reports/benchmark.json"}
+TIMING_REPORTS = {"reports/summary/shipped.json"}  # onnxruntime's speed-up: wall times
 
 
 def result_files(repo: Path) -> list[str]:
-    """Every metrics file DVC shows, every plot file dvclive writes, and every model file."""
+    """Every metrics file, the summaries DVC shows, dvclive's plots, and every model file."""
     shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
     metrics = set(shown[0]["data"]["metrics"]) - TIMING_REPORTS
+    metrics |= {str(p.relative_to(repo)) for p in (repo / "reports").glob("**/metrics.json")}
+    metrics |= {"reports/prepare/summary.json", "reports/compare/curves.csv"}
     plots = {str(p.relative_to(repo)) for p in (repo / "reports").glob("*/*/plots/**/*.*")}
     models = {str(p.relative_to(repo)) for p in (repo / "models").rglob("*.*")}
     return sorted(metrics | plots | models)

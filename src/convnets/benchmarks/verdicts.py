@@ -28,3 +28,12 @@ def judge(reports: dict[str, dict], largest: str) -> tuple[dict[str, float], lis
     if ratios["int8_over_fp32_largest_batch"] < 1:
         verdicts.append(f"int8 is slower than fp32 at batch {largest} for this model")
     return ratios, verdicts
+
+
+def headline(engines: dict[str, dict], ratios: dict[str, float]) -> dict[str, float]:
+    """What `dvc exp show` shows of the shipped model: int8 accuracy and onnxruntime's speed-up."""
+    return {
+        "int8_test": engines["onnxruntime_int8"]["test_accuracy"],
+        "int8_drop": ratios["int8_accuracy_drop_points"],
+        "ort_speedup": ratios["onnx_fp32_over_pytorch_batch1"],
+    }

@@ -6,7 +6,11 @@ accuracy an optimistic, selected number.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+
+from convnets import io
 
 COLUMNS = [
     "variant",
@@ -19,6 +23,19 @@ COLUMNS = [
     "flops_per_image",
     "train_seconds",
 ]
+
+
+def read_evaluations(evaluations: Path, timings: Path, variants: list[str]) -> dict[str, dict]:
+    """Each variant's evaluate metrics, with its training wall time from train's timing.json.
+
+    Wall time lives beside the train metrics, not in them: it is not reproducible.
+    """
+    found = {}
+    for name in variants:
+        metrics = io.read_json(evaluations / name / "metrics.json", producer=f"evaluate@{name}")
+        timing = io.read_json(timings / name / "timing.json", producer=f"train@{name}")
+        found[name] = metrics | {"train_seconds": timing["train_seconds"]}
+    return found
 
 
 def leaderboard(evaluations: dict[str, dict]) -> pd.DataFrame:
@@ -72,6 +89,14 @@ def choose_best(table: pd.DataFrame) -> dict:
             f"never used to choose."
         ),
     }
+
+
+def write_leaderboard(table: pd.DataFrame, stem: Path) -> None:
+    """The table as `<stem>.csv` (for tools) and `<stem>.md` (for people)."""
+    with io.atomic_write(stem.with_suffix(".csv"), "w") as handle:
+        table.to_csv(handle, index=False, float_format="%.6g")
+    with io.atomic_write(stem.with_suffix(".md"), "w") as handle:
+        handle.write(to_markdown(table))
 
 
 def to_markdown(table: pd.DataFrame) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from convnets import io
 from convnets.benchmarks.comparison import benchmark
+from convnets.benchmarks.verdicts import headline
 from convnets.config import Params
 from convnets.data.prepared import load_prepared
 from convnets.figures.latency import benchmark_figure
@@ -26,6 +27,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prepared", type=Path, required=True, help="prepared .npz")
     parser.add_argument("--out", type=Path, required=True, help="benchmark JSON to write")
     parser.add_argument("--plot", type=Path, required=True, help="benchmark PNG to write")
+    parser.add_argument("--summary", type=Path, required=True, help="headline metrics JSON")
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     sizes = {"checkpoint": checkpoint.stat().st_size}
     sizes |= {f"onnx_{name}": path.stat().st_size for name, path in files.items()}
     io.write_json(args.out, {"variant": variant, **result, "file_bytes": sizes})
+    io.write_json(args.summary, headline(result["engines"], result["ratios"]))
     save_figure(benchmark_figure(result["engines"]), args.plot)
     for line in result["verdicts"]:
         log.info("%s", line)

@@ -1,4 +1,4 @@
-"""Stage `compare`: a leaderboard of every variant, and the best one chosen by validation."""
+"""Stage `compare`: a leaderboard of every variant, the best chosen by validation, and a summary."""
 
 from __future__ import annotations
 
@@ -8,49 +8,45 @@ from pathlib import Path
 
 from convnets import io
 from convnets.config import Params
-from convnets.evaluation.leaderboard import choose_best, leaderboard, to_markdown
+from convnets.evaluation.leaderboard import (
+    choose_best,
+    leaderboard,
+    read_evaluations,
+    write_leaderboard,
+)
+from convnets.evaluation.summary import decision_metrics, validation_curves
 from convnets.figures.results import tradeoff_figure
 from convnets.figures.style import save_figure
 
 log = logging.getLogger(__name__)
+CONFUSION = Path("plots/sklearn/confusion_matrix.json")  # where evaluate's dvclive writes it
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--evaluations",
-        type=Path,
-        required=True,
-        help="folder with one evaluate output folder per variant",
-    )
-    parser.add_argument(
-        "--timings",
-        type=Path,
-        required=True,
-        help="folder with one train output folder (holding timing.json) per variant",
-    )
-    parser.add_argument("--table", type=Path, required=True, help="leaderboard path, no suffix")
-    parser.add_argument("--plot", type=Path, required=True, help="accuracy/cost PNG")
-    parser.add_argument("--best", type=Path, required=True, help="best-variant JSON")
+    add = parser.add_argument
+    add("--evaluations", type=Path, required=True, help="folder of evaluate output folders")
+    add("--timings", type=Path, required=True, help="folder of train output folders (dvclive)")
+    add("--table", type=Path, required=True, help="leaderboard path, no suffix")
+    add("--plot", type=Path, required=True, help="accuracy/cost PNG")
+    add("--best", type=Path, required=True, help="best-variant JSON")
+    add("--summary", type=Path, required=True, help="the decision metrics JSON (dvc exp show)")
+    add("--curves", type=Path, required=True, help="every variant's validation curves, CSV")
+    add("--confusion", type=Path, required=True, help="the chosen variant's confusion data")
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    evaluations = {
-        name: io.read_json(args.evaluations / name / "metrics.json", producer=f"evaluate@{name}")
-        | {"train_seconds": _train_seconds(args.timings, name)}
-        for name in params.variants
-    }
-    table = leaderboard(evaluations)
-    with io.atomic_write(args.table.with_suffix(".csv"), "w") as handle:
-        table.to_csv(handle, index=False, float_format="%.6g")
-    with io.atomic_write(args.table.with_suffix(".md"), "w") as handle:
-        handle.write(to_markdown(table))
+    variants = list(params.variants)
+    table = leaderboard(read_evaluations(args.evaluations, args.timings, variants))
+    write_leaderboard(table, args.table)
     save_figure(tradeoff_figure(table), args.plot)
     best = choose_best(table)
     io.write_json(args.best, best)
+    io.write_json(args.summary, decision_metrics(table, best))
+    curves = validation_curves(args.timings, variants)
+    with io.atomic_write(args.curves, "w") as handle:
+        curves.to_csv(handle, index=False, float_format="%.6g")
+    source = args.evaluations / best["variant"] / CONFUSION
+    io.read_json(source, producer=f"evaluate@{best['variant']}")  # refuses a corrupt file
+    with io.atomic_write(args.confusion) as handle:
+        handle.write(source.read_bytes())
     log.info("best: %s (%s)", best["variant"], best["reason"])
-
-
-def _train_seconds(timings: Path, variant: str) -> float:
-    """Training wall time lives beside the train metrics, not in them: it is not reproducible."""
-    timing = io.read_json(timings / variant / "timing.json", producer=f"train@{variant}")
-    return timing["train_seconds"]
