@@ -25,6 +25,7 @@ from pydantic import (
 from convnets.data.datasets import get_dataset
 from convnets.errors import ConvnetsError
 from convnets.models.options import validate_options
+from convnets.threads import AUTO, resolve_threads
 
 DatasetName = Literal["fashion-mnist", "mnist", "cifar10"]
 _MD5 = re.compile(r"[0-9a-f]{32}")
@@ -40,8 +41,16 @@ class _Group(BaseModel):
 class BaseConfig(_Group):
     seed: int = Field(ge=0, description="an integer >= 0")
     dataset: DatasetName = Field(description="one of fashion-mnist, mnist, cifar10")
-    threads: int = Field(ge=1, le=256, description="an integer in [1, 256]")
+    threads: int = Field(
+        ge=1, le=256, description="auto (every core this process may use) or an integer in [1, 256]"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(description="one of auto, cpu, cuda")
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _resolve_auto(cls, threads: Any) -> Any:
+        """`auto` becomes this machine's number here, so every stage and record sees a number."""
+        return resolve_threads(threads) if threads == AUTO else threads
 
 
 class DownloadConfig(_Group):

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convnets.onnx.metadata import MetadataError, ModelDescription
+from convnets.threads import AUTO, resolve_threads
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
@@ -200,8 +201,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="invert grey images; auto: when the border is light (default)",
     )
     parser.add_argument("--batch-size", type=int, default=256, help="images per model call")
-    parser.add_argument("--threads", type=int, default=0, help="0: onnxruntime's default")
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        default=AUTO,
+        help="onnxruntime threads: auto (every core this process may use, as base.threads) or N",
+    )
     return parser
+
+
+def _threads(value: str) -> int | str:
+    if value == AUTO:
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be auto or a whole number >= 1, not {value!r}")
+    return int(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.top_k < 1 or args.batch_size < 1:
             raise PredictError("--top-k and --batch-size must be at least 1")
-        model = load_classifier(args.model, args.threads)
+        model = load_classifier(args.model, resolve_threads(args.threads))
         paths = list(image_files(args.inputs))
     except PredictError as exc:
         print(f"convnets predict: error: {exc}", file=sys.stderr)
