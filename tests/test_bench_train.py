@@ -1,31 +1,38 @@
-"""`convnets bench-train` runs both paths on the same data and reports their ratio."""
+"""`convnets bench-train`: each variant per precision beside its ceiling, and the tutorial way."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
+import torch
 import yaml
 
+from convnets.benchmarks import throughput
 from convnets.cli import main
 from convnets.data.prepared import make_splits, save_prepared
+from convnets.runtime import resolve_runtime
 from tests.conftest import ROOT
 from tests.fakes import idx_bytes, quadrant_images
 
+TINY = {
+    "mlp": {"model": "mlp", "options": {"hidden": [8]}, "batch_augment": False},
+    "cnn": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
+}
 
-def test_bench_train_reports_both_paths_and_their_ratio(tmp_path, monkeypatch):
+
+def test_bench_train_reports_every_variant_and_the_tutorial_ratio(tmp_path, monkeypatch):
     x, y = quadrant_images(16)
     raw = tmp_path / "raw"
     raw.mkdir()
     for prefix in ("train", "t10k"):
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(x[..., 0]))
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(y.astype(np.uint8)))
-    classes = tuple("abcd")
-    save_prepared(
-        tmp_path / "p.npz", make_splits((x, y), (x, y), classes, 0.25, 0, 0, "fashion-mnist")
-    )
+    data = make_splits((x, y), (x, y), tuple("abcd"), 0.25, 0, 0, "fashion-mnist")
+    save_prepared(tmp_path / "p.npz", data)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["variants"]["cnn"]["options"] = {"channels": [4, 8], "hidden": 16}
+    params["variants"] = TINY
     params["train"]["batch_size"] = 8
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
@@ -33,8 +40,44 @@ def test_bench_train_reports_both_paths_and_their_ratio(tmp_path, monkeypatch):
     argv = ["bench-train", "--raw", "raw", "--prepared", "p.npz", "--out", str(out)]
     assert main([*argv, "--steps", "3", "--warmup", "1"]) == 0
     report = json.loads(out.read_text())
-    ours = report["ours"]["images_per_second"]
-    theirs = report["torchvision_dataloader"]["images_per_second"]
-    assert ours > 0 and theirs > 0
-    assert report["speedup"] == ours / theirs
-    assert report["ours"]["steps"] == report["torchvision_dataloader"]["steps"] == 3
+    assert set(report["variants"]) == set(TINY)
+    auto = resolve_runtime("cpu", "auto", 1).precision
+    for table in report["variants"].values():
+        assert table["auto"] == auto and table["faster"] in table
+        row = table["fp32"]
+        assert row["share_of_ceiling"] == pytest.approx(row["ours"] / row["ceiling"])
+    assert report["variants"]["mlp"]["batch_augment"] is False
+    assert report["variants"]["cnn"]["batch_augment"] is True
+    comparison = report["tutorial_comparison"]
+    ours = comparison["ours"]["images_per_second"]
+    theirs = comparison["torchvision_dataloader"]["images_per_second"]
+    assert comparison["speedup"] == ours / theirs > 0
+    assert comparison["ours"]["steps"] == comparison["torchvision_dataloader"]["steps"] == 3
+
+
+def test_the_ceiling_steps_on_one_resident_batch_and_the_table_picks_the_faster(monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        throughput, "train_step", lambda net, opt, x, y, rt, ls: seen.append(x.data_ptr())
+    )
+    images = torch.zeros(40, 1, 8, 8, dtype=torch.uint8)
+    labels = torch.zeros(40, dtype=torch.int64)
+    runtime = resolve_runtime("cpu", "fp32", 1)
+    model = torch.nn.Linear(1, 1)
+    throughput.ceiling(model, images, labels, runtime, 8, steps=4, warmup=1)
+    assert len(seen) == 5 and len(set(seen)) == 1  # the same tensor every step
+
+    rates = {"fp32": [100.0, 200.0], "bf16": [150.0, 160.0]}  # ours, ceiling per precision
+
+    def fake(kind):
+        def measure(model, images, labels, runtime, *args):
+            return throughput.Throughput(rates[runtime.precision][kind], 1.0, 1)
+
+        return measure
+
+    monkeypatch.setattr(throughput, "ours", fake(0))
+    monkeypatch.setattr(throughput, "ceiling", fake(1))
+    runtimes = {"fp32": runtime, "bf16": runtime.__class__(runtime.device, "bf16", 1)}
+    table = throughput.precision_table(lambda: model, images, labels, runtimes, 8, None, 1, 0)
+    assert table["faster"] == "bf16"
+    assert table["fp32"]["share_of_ceiling"] == 0.5

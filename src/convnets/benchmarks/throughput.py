@@ -1,11 +1,12 @@
-"""Training throughput: our path against the pattern most tutorials teach, in one run.
+"""Training throughput: our path, its compute-only ceiling, and the pattern most tutorials teach.
 
-Ours: the whole split as uint8 tensors in memory, batches sliced from a permutation,
-channels_last, bf16 autocast where the CPU has it. Theirs: torchvision's `FashionMNIST` with
-`ToTensor` + `Normalize`, a shuffling `DataLoader` (default single process), fp32. Same model,
-same batch size, same thread count, same number of timed steps after the same warm-up; only the
-model call, backward and step differ in how their inputs arrive. Timings on a shared machine are
-noisy, so the claim is the ratio measured within one run.
+Ours: the whole split as uint8 tensors in memory, batches sliced from a permutation and
+augmented per image as `fit` does, channels_last, in the precision asked for. The ceiling: the
+same model and precision stepping on one resident batch (no slicing, no augmentation), so
+ours / ceiling is the share of a step the data path leaves to the model. Theirs: torchvision's
+`FashionMNIST` with `ToTensor` + `Normalize`, a shuffling `DataLoader` (default single
+process), fp32. Same model, batch size, thread count and number of timed steps after the same
+warm-up. Timings on a shared machine are noisy, so the claims are ratios measured in one run.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from convnets.data.augmentation import AugmentSettings, augment_batch
 from convnets.runtime import Runtime
 from convnets.training.loop import Objective, train_step
 
@@ -47,19 +50,71 @@ def ours(
     batch_size: int,
     steps: int,
     warmup: int,
+    augment: AugmentSettings | None = None,
 ) -> Throughput:
-    """Slices of in-memory uint8 tensors through the training step the pipeline uses."""
-    model.to(runtime.device, memory_format=torch.channels_last).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    net = Objective(model)
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    """Slices of in-memory uint8 tensors, augmented as `fit` does, through its training step."""
+    net, optimizer = _trainable(model, runtime)
+    generator = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(labels), generator=generator)
 
     def step(i: int) -> None:
         start = (i * batch_size) % (len(order) - batch_size + 1)
         index = order[start : start + batch_size]
-        train_step(net, optimizer, images[index], labels[index], runtime, 0.0)
+        x = images[index]
+        if augment is not None:
+            x = augment_batch(x, augment, generator)
+        train_step(net, optimizer, x, labels[index], runtime, 0.0)
 
     return _time(step, steps, warmup, batch_size)
+
+
+def ceiling(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    runtime: Runtime,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+) -> Throughput:
+    """The compute-only ceiling: the same step on one resident batch, nothing sliced or drawn."""
+    net, optimizer = _trainable(model, runtime)
+    x, y = images[:batch_size].contiguous(), labels[:batch_size].contiguous()
+    return _time(
+        lambda i: train_step(net, optimizer, x, y, runtime, 0.0), steps, warmup, batch_size
+    )
+
+
+def _trainable(model: nn.Module, runtime: Runtime) -> tuple[nn.Module, torch.optim.Optimizer]:
+    model.to(runtime.device, memory_format=torch.channels_last).train()
+    return Objective(model), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+
+def precision_table(
+    fresh_model: Callable[[], nn.Module],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    runtimes: dict[str, Runtime],
+    batch_size: int,
+    augment: AugmentSettings | None,
+    steps: int,
+    warmup: int,
+) -> dict:
+    """Per precision: our path, the ceiling, and our share of it; then which precision is faster.
+
+    Each measurement starts from the same fresh model, so only the precision differs.
+    """
+    table: dict = {}
+    for precision, runtime in runtimes.items():
+        path = ours(fresh_model(), images, labels, runtime, batch_size, steps, warmup, augment)
+        top = ceiling(fresh_model(), images, labels, runtime, batch_size, steps, warmup)
+        table[precision] = {
+            "ours": path.images_per_second,
+            "ceiling": top.images_per_second,
+            "share_of_ceiling": path.images_per_second / top.images_per_second,
+        }
+    table["faster"] = max(runtimes, key=lambda precision: table[precision]["ours"])
+    return table
 
 
 def theirs(
