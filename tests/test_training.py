@@ -28,6 +28,7 @@ from convnets.training.loop import TrainSettings, fit
 from tests.conftest import QUADRANTS as CLASSES
 from tests.conftest import ROOT, train_stage
 from tests.fakes import quadrant_images
+from tests.require import require_torchrun
 
 
 def run_train(variant: str, out: str) -> int:
@@ -221,6 +222,7 @@ world.close()
 
 @pytest.mark.slow
 def test_two_process_ddp_trains_and_ranks_agree(tmp_path):
+    require_torchrun()
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
     env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
