@@ -66,6 +66,7 @@ def test_wall_times_stay_out_of_metrics_plots_and_checkpoint(workdir):
     assert not [key for key in ckpt.metrics if "second" in key]
 
 
+@pytest.mark.slow  # trains both variants twice
 def test_same_params_same_weights_and_metrics(workdir):
     assert run_train("tiny", "a") == 0
     assert run_train("tiny", "b") == 0
