@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh Debian machine with Python 3.11:
 #   make repro   set up, then run the whole DVC pipeline with params.yaml
 #   make test    set up, then lint and run the whole test suite
+#   make test-fast  lint and the tests not marked slow (no pipeline runs, no subprocesses)
 # Both are idempotent: a second run only does what changed.
 
 SHELL := /bin/bash
@@ -13,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test lint
+.PHONY: setup repro test test-fast lint
 
 setup: $(STAMP) $(FASHION)
 
@@ -42,3 +43,7 @@ lint: $(STAMP)
 
 test: setup $(CHROMIUM) lint
 	$(BIN)/python -m pytest
+
+# The inner loop: everything but the tests marked slow (pipeline runs, subprocesses, training).
+test-fast: $(STAMP) lint
+	$(BIN)/python -m pytest -m "not slow"

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.require import require
 
 REPORT_SECTIONS = (
     "data",
@@ -60,7 +60,7 @@ def chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if path := shutil.which(name):
             return path
-    pytest.skip("no Chromium on PATH (make test installs Debian's chromium)")
+    require(False, "Chromium on PATH (make test installs Debian's chromium)")
 
 
 def open_in_chromium(page: Path, scratch: Path) -> dict:

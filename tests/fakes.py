@@ -48,13 +48,41 @@ class TinyIdx:
     arrays: dict[str, np.ndarray]
 
 
+def bar_images(labels: np.ndarray, size: int, channels: int, rng) -> np.ndarray:
+    """Noise with one bright bar per image whose place says the class: a learnable toy task.
+
+    Class k draws a 3-pixel-high bar in row band k // 2 (of 5), centred when k is even, at both
+    edges when k is odd. Both patterns are mirror-symmetric and band tops lie 5+ pixels apart, so
+    the pipeline's default flip and 2-pixel crop augmentation keep every class apart.
+    Returns uint8 (N, size, size, channels).
+    """
+    images = rng.integers(0, 70, (len(labels), size, size, channels)).astype(np.uint8)
+    band = (size - 6) / 4  # pixels between the tops of neighbouring bands
+    third, quarter = size // 3, size // 4
+    for image, label in zip(images, labels, strict=True):
+        top = 3 + round((label // 2) * band) - 1
+        rows = image[top : top + 3]
+        if label % 2 == 0:
+            rows[:, third : size - third] = 230
+        else:
+            rows[:, 1:quarter] = 230
+            rows[:, size - quarter : size - 1] = 230
+    return images
+
+
+def balanced_labels(n: int, rng) -> np.ndarray:
+    """n labels, each of the 10 classes n // 10 times (or once more), in random order."""
+    return rng.permutation(np.arange(n) % 10).astype(np.uint8)
+
+
 def make_tiny_idx(folder: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> TinyIdx:
     rng = np.random.default_rng(seed)
+    y_train, y_test = balanced_labels(n_train, rng), balanced_labels(n_test, rng)
     arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte": np.arange(n_train, dtype=np.uint8) % 10,
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "t10k-labels-idx1-ubyte": np.arange(n_test, dtype=np.uint8) % 10,
+        "train-images-idx3-ubyte": bar_images(y_train, 28, 1, rng)[..., 0],
+        "train-labels-idx1-ubyte": y_train,
+        "t10k-images-idx3-ubyte": bar_images(y_test, 28, 1, rng)[..., 0],
+        "t10k-labels-idx1-ubyte": y_test,
     }
     folder.mkdir(parents=True, exist_ok=True)
     files = []
@@ -90,8 +118,8 @@ def make_tiny_cifar(folder: Path, per_batch: int = 4, seed: int = 0) -> TinyCifa
     rng = np.random.default_rng(seed)
     batches = {}
     for name in (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH):
-        images = rng.integers(0, 256, (per_batch, 32, 32, 3), dtype=np.uint8)
-        labels = rng.integers(0, 10, per_batch).astype(np.int64)
+        labels = balanced_labels(per_batch, rng).astype(np.int64)
+        images = bar_images(labels, 32, 3, rng)
         batches[name] = (images, labels)
     members = {f"{CIFAR_DIR}/{n}": cifar_bytes(*arrays) for n, arrays in batches.items()}
     members[f"{CIFAR_DIR}/batches.meta.txt"] = "\n".join(CIFAR10.classes).encode()

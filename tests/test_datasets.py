@@ -24,6 +24,10 @@ from tests.pipeline import assert_every_stage_ran_and_wrote_its_outputs, dvc
 from tests.repos import tiny_repo
 
 pytestmark = pytest.mark.slow
+# Chance is 0.1. On the fakes' bar positions (tests/fakes.py) TINY_RUN measured test accuracy
+# 1.0 for both models on MNIST and 0.79 (mlp) / 1.0 (cnn) on CIFAR-10 (2 cores, fp32): 0.7
+# leaves a margin for another CPU's kernels yet fails any run that learns nothing.
+MIN_TEST_ACCURACY = 0.7
 PREDICT_ARGS = ("--json", "--invert", "never", "--top-k", "1")
 
 
@@ -55,7 +59,7 @@ def check_run(repo: Path, dataset: str, mirror_url: str, tmp_path: Path) -> None
     assert json.loads(meta["convnets.classes"]) == list(spec.classes)
     for variant in ("mlp", "cnn"):
         evaluation = json.loads((repo / f"reports/evaluate/{variant}/metrics.json").read_text())
-        assert 0 <= evaluation["test"]["accuracy"] <= 1
+        assert evaluation["test"]["accuracy"] >= MIN_TEST_ACCURACY, (variant, evaluation)
     assert_predict_matches_onnxruntime(repo, dataset, tmp_path)
 
 

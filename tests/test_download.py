@@ -38,6 +38,7 @@ from convnets.data.fetch import (
 )
 from convnets.errors import ConvnetsError
 from tests.fakes import cifar_tar, make_tiny_cifar
+from tests.require import require_fashion_mnist
 
 PAYLOADS = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
 
@@ -258,12 +259,9 @@ def test_killed_download_leaves_nothing_trusted_and_rerun_succeeds(tiny_idx, mir
     assert sorted(p.name for p in out.iterdir()) == sorted([*tiny_idx.arrays, MANIFEST])
 
 
-@pytest.mark.skipif(
-    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-    reason="Debian's dataset-fashion-mnist is not installed (make test installs it)",
-)
 def test_real_fashion_mnist_from_debian_verifies(tmp_path):
-    sources = default_sources(FASHION_MNIST, ["/usr/share/datasets/fashion-mnist"], [])
+    fashion = str(require_fashion_mnist())
+    sources = default_sources(FASHION_MNIST, [fashion], [])
     download_dataset(FASHION_MNIST, tmp_path, sources[:1], timeout_s=5)
     (x_train, y_train), (x_test, y_test) = decode(tmp_path, FASHION_MNIST)
     assert x_train.shape == (60000, 28, 28, 1) and x_test.shape == (10000, 28, 28, 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +14,7 @@ from tests.pipeline import (
     git,
     set_params,
 )
+from tests.require import require_fashion_mnist
 
 TINY_VARIANTS = {
     "mlp": {"model": "mlp", "options": {"hidden": [32]}},
@@ -25,17 +25,12 @@ TINY_VARIANTS = {
 
 TINY_REPORT = {"report.patch_images": 100, "report.projection_images": 60, "report.ascent_steps": 4}
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-        reason="Debian's dataset-fashion-mnist is not installed (make test installs it)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
+    require_fashion_mnist()
     repo = copy_repo(tmp_path_factory.mktemp("pipeline"))
     set_params(
         repo,

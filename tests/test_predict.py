@@ -53,12 +53,13 @@ def model(tmp_path_factory):
 
 @pytest.fixture
 def pngs(tmp_path):
-    images, _ = quadrant_images(3, seed=5)
+    """Twelve quadrant images as PNG files: (folder, uint8 images (N, H, W, 1), true labels)."""
+    images, labels = quadrant_images(3, seed=5)
     folder = tmp_path / "images"
     folder.mkdir()
     for i, image in enumerate(images):
         Image.fromarray(image[..., 0]).save(folder / f"{i:02d}.png")
-    return folder, images
+    return folder, images, [QUADRANTS[i] for i in labels]
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -69,7 +70,7 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 def test_predict_agrees_with_the_evaluate_path(model, pngs, capsys):
     net, path = model
-    folder, images = pngs
+    folder, images, truth = pngs
     code, out, _ = run(capsys, folder, "--model", path, "--json", "--top-k", "2")
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
@@ -77,40 +78,52 @@ def test_predict_agrees_with_the_evaluate_path(model, pngs, capsys):
         net, torch.from_numpy(images).permute(0, 3, 1, 2), resolve_runtime("cpu", "fp32", 1)
     )
     expected = [QUADRANTS[i] for i in logits.argmax(1).tolist()]
-    assert [row["top_k"][0]["label"] for row in rows] == expected
+    assert [row["top_k"][0]["label"] for row in rows] == expected == truth
     assert all(len(row["top_k"]) == 2 for row in rows)
     probabilities = logits.softmax(1).max(1).values.tolist()
     for row, p in zip(rows, probabilities, strict=True):
         assert row["top_k"][0]["probability"] == pytest.approx(p, abs=1e-5)
 
 
-def test_table_output_and_light_background_inverted(model, pngs, tmp_path, capsys):
+def top_label(capsys, image: Path, model: Path, *options: str) -> str:
+    """The table output's one label for `image` (`path<TAB>label (p)`)."""
+    code, out, err = run(capsys, image, "--model", model, "--top-k", "1", *options)
+    assert code == 0 and out.count("\t") == 1, err
+    return out.split("\t")[1].split(" (")[0]
+
+
+def test_light_background_is_inverted_to_the_right_class(model, pngs, tmp_path, capsys):
+    """A light-background photo of image 0 (dark square on white, another size, RGB JPEG):
+    `--invert auto` restores MNIST polarity and finds the true quadrant; `--invert never`
+    shows the model the wrong polarity, where the square is the one dark quadrant."""
     _, path = model
-    folder, images = pngs
+    folder, images, truth = pngs
     light = tmp_path / "light.jpg"
     Image.fromarray(255 - images[0, ..., 0]).resize((100, 60)).convert("RGB").save(light)
-    _, dark_out, _ = run(capsys, folder / "00.png", "--model", path, "--top-k", "1")
-    code, light_out, _ = run(capsys, light, "--model", path, "--top-k", "1")
-    assert code == 0 and light_out.split("\t")[1].split(" (")[0] in QUADRANTS
-    assert dark_out.count("\t") == 1
+    assert top_label(capsys, folder / "00.png", path) == truth[0]
+    assert top_label(capsys, light, path, "--invert", "auto") == truth[0]
+    assert top_label(capsys, light, path, "--invert", "never") != truth[0]
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".webp", ".png"])
-def test_every_common_format_size_and_mode_is_read(suffix, model, pngs, tmp_path, capsys):
+def test_every_common_format_size_and_mode_gives_the_true_label(
+    suffix, model, pngs, tmp_path, capsys
+):
+    """Image 1, resized and saved as RGB in `suffix`'s format and as RGBA PNG: both true."""
     _, path = model
-    _, images = pngs
+    _, images, truth = pngs
     picture = Image.fromarray(images[1, ..., 0]).resize((90, 45)).convert("RGB")
     target = tmp_path / f"wide{suffix}"
     picture.save(target)
     rgba = tmp_path / "transparent.png"
     picture.convert("RGBA").save(rgba)
-    code, out, _ = run(capsys, target, rgba, "--model", path, "--top-k", "1")
-    assert code == 0 and len(out.splitlines()) == 2
+    assert top_label(capsys, target, path) == truth[1]
+    assert top_label(capsys, rgba, path) == truth[1]
 
 
 def test_predict_never_imports_torch(model, pngs):
     _, path = model
-    folder, _ = pngs
+    folder, *_ = pngs
     script = (
         "import sys; from convnets.cli import main; "
         f"code = main(['predict', {str(folder)!r}, '--model', {str(path)!r}]); "
@@ -142,7 +155,7 @@ def huge_png(path: Path) -> None:
 
 
 def bad_inputs(tmp_path: Path, pngs) -> dict[str, tuple[Path, str]]:
-    folder, _ = pngs
+    folder, *_ = pngs
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     empty = tmp_path / "empty.png"
@@ -167,7 +180,7 @@ def test_bad_image_fails_alone_and_good_ones_are_still_classified(
     case, model, pngs, tmp_path, capsys
 ):
     _, path = model
-    folder, _ = pngs
+    folder, *_ = pngs
     bad, message = bad_inputs(tmp_path, pngs)[case]
     code, out, err = run(capsys, folder / "00.png", bad, folder / "01.png", "--model", path)
     assert code == 1
@@ -202,7 +215,7 @@ def external_data_model(tmp_path: Path, source: Path) -> Path:
 @pytest.mark.parametrize("kind", ["missing", "pointer", "truncated", "garbage", "external"])
 def test_bad_models_are_refused_in_one_line(kind, model, pngs, tmp_path, capsys):
     _, good = model
-    folder, _ = pngs
+    folder, *_ = pngs
     bad = tmp_path / "best.onnx"
     expected = {
         "missing": "not found",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -19,6 +17,7 @@ from convnets.data.prepared import (
 )
 from convnets.errors import ConvnetsError
 from tests.fakes import idx_bytes
+from tests.require import require_fashion_mnist
 
 
 def labelled(n_per_class: int, classes: int = 10, seed: int = 0):
@@ -115,12 +114,9 @@ def test_prepared_with_bad_labels_is_refused(tmp_path):
         load_prepared(tmp_path / "p.npz")
 
 
-@pytest.mark.skipif(
-    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-    reason="Debian's dataset-fashion-mnist is not installed (make test installs it)",
-)
 def test_real_fashion_mnist_split_sizes(tmp_path):
-    download_dataset(FASHION_MNIST, tmp_path, [Source("/usr/share/datasets/fashion-mnist")], 5)
+    fashion = str(require_fashion_mnist())
+    download_dataset(FASHION_MNIST, tmp_path, [Source(fashion)], 5)
     train, test = decode(tmp_path, FASHION_MNIST)
     data = make_splits(train, test, FASHION_MNIST.classes, 0.1, 0, seed=42, dataset="fashion-mnist")
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (54000, 6000, 10000)

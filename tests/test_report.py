@@ -138,6 +138,7 @@ def test_activation_maximization_raises_the_class_scores():
     assert (after > before).all()
 
 
+@pytest.mark.slow  # fits a projection
 def test_embed_2d_gives_two_coordinates_per_image():
     features = np.random.default_rng(0).normal(size=(40, 6))
     points = embed_2d(features, seed=0)
@@ -194,6 +195,7 @@ def _report(*extra: str) -> int:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # runs the whole report stage, twice
 @pytest.mark.parametrize("channels, size", [(1, 28), (3, 32)])
 def test_report_stage_writes_every_section(workdir, capsys, channels, size):
     from convnets.data.prepared import PreparedData, save_augmented, save_prepared

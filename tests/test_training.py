@@ -28,6 +28,7 @@ from convnets.training.loop import TrainSettings, fit
 from tests.conftest import QUADRANTS as CLASSES
 from tests.conftest import ROOT, train_stage
 from tests.fakes import quadrant_images
+from tests.require import require_torchrun
 
 
 def run_train(variant: str, out: str) -> int:
@@ -65,6 +66,7 @@ def test_wall_times_stay_out_of_metrics_plots_and_checkpoint(workdir):
     assert not [key for key in ckpt.metrics if "second" in key]
 
 
+@pytest.mark.slow  # trains both variants twice
 def test_same_params_same_weights_and_metrics(workdir):
     assert run_train("tiny", "a") == 0
     assert run_train("tiny", "b") == 0
@@ -202,28 +204,41 @@ def test_checkpoint_from_another_dataset_is_refused(workdir):
 
 
 DDP_SCRIPT = """
-import sys, torch
+import json, sys, torch
+from convnets.training import loop
 from convnets.training.distributed import init_world
 from convnets.runtime import resolve_runtime, seed_everything
 from tests.test_training import settings, tensors, tiny_model
-from convnets.training.loop import fit
 seed_everything(0, 1)
 runtime = resolve_runtime("cpu", "fp32", 1)
 world = init_world(runtime.device)
+images, labels = tensors(16)  # 64 images, (N, 1, 12, 12)
+images[:, :, :3, :3] = torch.arange(len(labels))[:, None, None, None]  # an id a 1-px shift keeps
+seen = []  # ids this rank trained on, in order: pixel (1, 1) of each batch it stepped on
+real_step = loop.train_step
+def recording_step(net, optimizer, x, y, *rest):
+    seen.extend(x[:, 0, 1, 1].tolist())
+    return real_step(net, optimizer, x, y, *rest)
+loop.train_step = recording_step
 model = tiny_model()
 start = model.head.weight.detach().clone()
-result = fit(model, tensors(16), tensors(2, seed=1), settings(epochs=2), runtime, world, seed=0)
+loop.fit(model, (images, labels), tensors(2, seed=1), settings(epochs=2), runtime, world, seed=0)
 assert not torch.equal(start, model.head.weight), "weights did not move"
 torch.save(model.state_dict(), f"{sys.argv[1]}/rank{world.rank}.pt")
+record = {"rank": world.rank, "world_size": world.size, "seen": seen}
+open(f"{sys.argv[1]}/rank{world.rank}.json", "w").write(json.dumps(record))
 world.close()
 """
 
 
 @pytest.mark.slow
-def test_two_process_ddp_trains_and_ranks_agree(tmp_path):
+def test_two_process_ddp_trains_disjoint_shards_and_ranks_agree(tmp_path):
+    """Two ranks, each on its own half of every epoch's permutation, end with equal weights."""
+    require_torchrun()
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
-    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = os.environ | {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
     subprocess.run(
         [*torchrun, str(script), str(tmp_path)],
@@ -232,6 +247,12 @@ def test_two_process_ddp_trains_and_ranks_agree(tmp_path):
         cwd=ROOT,
         timeout=120,
     )
+    records = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [(r["rank"], r["world_size"]) for r in records] == [(0, 2), (1, 2)]
+    for epoch in range(2):  # 32 images per rank per epoch
+        shards = [set(r["seen"][epoch * 32 : (epoch + 1) * 32]) for r in records]
+        assert [len(shard) for shard in shards] == [32, 32], "a rank saw an image twice"
+        assert shards[0].isdisjoint(shards[1]) and shards[0] | shards[1] == set(range(64))
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for key in rank0:
