@@ -39,6 +39,16 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
+def clone_run(repo: Path, dest: Path) -> Path:
+    """A private copy of a pipeline run (git history, DVC cache, outputs and all).
+
+    Tests that change params, commits or remotes work on one, so the shared run they start from
+    is the same whatever order the tests run in.
+    """
+    shutil.copytree(repo, dest, symlinks=True)
+    return dest
+
+
 def git(repo: Path, *args: str) -> None:
     env = os.environ | {
         "GIT_AUTHOR_NAME": "t",

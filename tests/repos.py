@@ -86,8 +86,9 @@ def tiny_repo(root: Path) -> Path:
 def mnist_repo(tmp_path_factory, private_mirror) -> Path:
     """The whole pipeline, run by `dvc exp run` on tiny MNIST from the private mirror.
 
-    Later tests may add commits or a remote, but leave params and outputs as they are, except
-    test_reproducible, which runs last of its users and says what it changes.
+    Shared read-only: a test that changes params, commits or remotes works on its own
+    `clone_run` copy, so no test depends on another's order. (`dvc repro --force` in
+    test_reproducible reruns every stage in place and must give the same bytes.)
     """
     repo = tiny_repo(tmp_path_factory.mktemp("mnist"))
     dvc(repo, "exp", "run", *private_mirror.exp_run_args("mnist"))

@@ -108,6 +108,70 @@ def test_stage_killed_mid_write_is_never_cached_and_rerun_matches(
     assert dvc(repo, "status", "--json", "prepare").stdout.strip() == "{}"
 
 
+# In the one `convnets train` process: after STALL_AFTER optimizer steps (mid-epoch), signal and
+# hold, so the test can SIGKILL training while it is inside an epoch.
+STALLING_TRAINER = """
+import os, sys
+if sys.argv[0].endswith("convnets") and sys.argv[1:2] == ["train"]:
+    import time
+    from convnets.training import loop
+    step, done = loop.train_step, []
+
+    def stalling(*args, **kwargs):
+        done.append(1)
+        if len(done) == int(os.environ["STALL_AFTER"]):
+            open(os.environ["STALL_SIGNAL"], "w").close()
+            time.sleep(120)
+        return step(*args, **kwargs)
+
+    loop.train_step = stalling
+"""
+
+
+def test_training_killed_mid_epoch_reruns_to_the_same_bytes(
+    tmp_path_factory, private_mirror, tmp_path
+):
+    repo = tiny_repo(tmp_path_factory.mktemp("killed-train"))
+    (repo / "params.yaml").write_text(_mnist_params(repo, private_mirror))
+    dvc(repo, "repro", "train@cnn")
+    results = [
+        repo / "models/checkpoints/cnn.pt",
+        repo / "reports/train/cnn/metrics.json",
+        repo / "reports/train/cnn/plots/metrics/val/loss.tsv",
+    ]
+    uninterrupted, lock = [sha256(p) for p in results], (repo / "dvc.lock").read_text()
+
+    signal_file = tmp_path / "stalled"
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(STALLING_TRAINER)
+    env = os.environ | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+        "STALL_AFTER": "30",  # TINY_RUN: 360 images in batches of 16, 23 steps an epoch
+        "STALL_SIGNAL": str(signal_file),
+    }
+    run = subprocess.Popen(
+        [Path(sys.executable).parent / "dvc", "repro", "--force", "--single-item", "train@cnn"],
+        cwd=repo,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 180
+    while not signal_file.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert signal_file.exists(), "training never reached its 30th step"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert (repo / "dvc.lock").read_text() == lock  # the killed run recorded nothing
+
+    dvc(repo, "repro", "train@cnn")
+    assert [sha256(p) for p in results] == uninterrupted
+    assert (repo / "dvc.lock").read_text() == lock
+
+
 def _mnist_params(repo: Path, mirror) -> str:
     """The copy's params pointed at the private MNIST mirror, its checksums and a subset."""
     params = yaml.safe_load((repo / "params.yaml").read_text())

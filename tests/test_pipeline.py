@@ -9,9 +9,9 @@ import pytest
 from tests.browser import REPORT_SECTIONS, open_in_chromium
 from tests.pipeline import (
     assert_every_stage_ran_and_wrote_its_outputs,
+    clone_run,
     copy_repo,
     dvc,
-    git,
     set_params,
 )
 from tests.require import require_fashion_mnist
@@ -113,6 +113,8 @@ def test_plots_show_overlays_the_variants(repo):
 
 
 def test_predict_classifies_test_images_with_the_exported_model(repo, tmp_path, capsys):
+    """Every test image as a PNG through `convnets predict`: its labels are the torch model's,
+    and their accuracy against the truth is the one export measured for the ONNX model."""
     import numpy as np
     from PIL import Image
 
@@ -123,17 +125,19 @@ def test_predict_classifies_test_images_with_the_exported_model(repo, tmp_path, 
     from convnets.runtime import resolve_runtime
 
     with np.load(repo / "data/prepared/fashion-mnist.npz", allow_pickle=False) as data:
-        images, labels, classes = data["x_test"][:5], data["y_test"][:5], data["classes"]
+        images, labels, classes = data["x_test"], data["y_test"], list(data["classes"])
     for i, image in enumerate(images):
-        Image.fromarray(image[..., 0]).save(tmp_path / f"{i}.png")
+        Image.fromarray(image[..., 0]).save(tmp_path / f"{i:03d}.png")
     assert predict_main([str(tmp_path), "--model", str(repo / "models/best.onnx"), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [row["file"] for row in rows] == [str(tmp_path / f"{i}.png") for i in range(5)]
+    assert [row["file"] for row in rows] == [str(tmp_path / f"{i:03d}.png") for i in range(300)]
+    predicted = np.array([classes.index(row["top_k"][0]["label"]) for row in rows])
     best = json.loads((repo / "models/best.json").read_text())["variant"]
     model = load_checkpoint(repo / f"models/checkpoints/{best}.pt", "train").build()
     logits = predict_logits(model, to_nchw(images), resolve_runtime("cpu", "fp32", 2))
-    assert [row["top_k"][0]["label"] for row in rows] == [classes[i] for i in logits.argmax(1)]
-    assert len(labels) == 5
+    assert predicted.tolist() == logits.argmax(1).tolist()
+    exported = json.loads((repo / "reports/export/metrics.json").read_text())
+    assert (predicted == labels).mean() == exported["test_accuracy"]["onnx_fp32"]
 
 
 def test_second_repro_has_nothing_to_do(repo):
@@ -143,8 +147,9 @@ def test_second_repro_has_nothing_to_do(repo):
     assert "Running stage" not in result.stdout
 
 
-def test_exp_run_with_bad_param_fails_naming_the_key(repo):
-    result = dvc(repo, "exp", "run", "-S", "prepare.val_fraction=2", check=False)
+def test_exp_run_with_bad_param_fails_naming_the_key(repo, tmp_path):
+    clone = clone_run(repo, tmp_path / "clone")  # a failed -S leaves params.yaml changed
+    result = dvc(clone, "exp", "run", "-S", "prepare.val_fraction=2", check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "'prepare.val_fraction' must be a fraction in (0, 1); got 2" in output
@@ -159,12 +164,9 @@ def test_report_opens_in_a_browser_with_every_image_and_section(repo, tmp_path):
     assert result["errors"] == []
 
 
-def test_an_experiment_shows_its_param_and_accuracies_and_diffs(repo):
-    """The README's comparison: one changed param, read in exp show, exp diff and plots diff.
-
-    Changes the shared workspace like the capsnet test after it, which resets params.yaml.
-    """
-    git(repo, "checkout", "--", "params.yaml")  # undo the failed bad-param experiment's -S
+def test_an_experiment_shows_its_param_and_accuracies_and_diffs(repo, tmp_path):
+    """The README's comparison: one changed param, read in exp show, exp diff and plots diff."""
+    repo = clone_run(repo, tmp_path / "clone")
     dvc(repo, "exp", "run", "-n", "cnn-2-epochs", "-S", "variants.cnn.epochs=2")
     table = dvc(repo, "exp", "show", "--only-changed", "--csv").stdout.splitlines()
     header, rows = table[0].split(","), [row.split(",") for row in table[1:]]
@@ -181,15 +183,14 @@ def test_an_experiment_shows_its_param_and_accuracies_and_diffs(repo):
     assert {row["rev"] for row in cnn} == set(curves["revisions"])
 
 
-def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo):
+def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo, tmp_path):
     """The README's one command that adds the capsule network (issue 8), at a tiny size:
     `++` adds a key that params.yaml lacks; it gets its own train@ and evaluate@ stages, and
-    the report its capsule section. Last in this module: it changes the shared workspace
-    (in a --temp copy every stage would rerun, since stages with uncached outputs never come
-    from DVC's run-cache)."""
+    the report its capsule section. On a private copy of the run (in a --temp copy every stage
+    would rerun, since stages with uncached outputs never come from DVC's run-cache)."""
     options = "stem_channels:[8,8],primary_types:2,primary_dim:4,class_dim:6,decoder_hidden:[16]"
     added = f"++variants.caps={{model:capsnet,options:{{{options}}},epochs:1}}"
-    git(repo, "checkout", "--", "params.yaml")  # undo the failed bad-param experiment's -S
+    repo = clone_run(repo, tmp_path / "clone")
     result = dvc(repo, "exp", "run", "-n", "with-capsnet", "-S", added)
     assert "Running stage 'prepare'" not in result.stdout  # only what the variant touches
     shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
@@ -209,3 +210,15 @@ def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo):
     evaluation = json.loads((repo / "reports/evaluate/caps/metrics.json").read_text())
     assert evaluation["scores"] == "capsule_lengths"
     assert '<section id="capsules">' in (repo / "reports/index.html").read_text()
+
+
+def test_a_ruinous_int8_calibration_trips_the_gate(repo, tmp_path):
+    """Activation ranges measured on a single image clip every other image's: int8 must lose
+    more than the default 0.5 points, and the export stage must fail writing neither file."""
+    clone = clone_run(repo, tmp_path / "clone")
+    set_params(clone, **{"export.calibration_images": 1, "export.max_int8_drop": 0.5})
+    result = dvc(clone, "repro", "export", check=False)
+    assert result.returncode != 0
+    assert "points below fp32" in result.stdout + result.stderr
+    assert not (clone / "models/best.int8.onnx").exists()
+    assert not (clone / "models/best.onnx").exists()

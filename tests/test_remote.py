@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline import dvc, git
+from tests.pipeline import clone_run, dvc, git
 
 pytestmark = pytest.mark.slow
 
 
 def test_clone_pulls_from_the_remote_and_has_nothing_to_rerun(mnist_repo, tmp_path):
+    mnist_repo = clone_run(mnist_repo, tmp_path / "origin")  # commits and a remote: a copy
     remote = tmp_path / "remote"
     dvc(mnist_repo, "remote", "add", "-d", "local", str(remote))
     git(mnist_repo, "add", "-A")  # params, dvc.lock, the remote and the uncached reports

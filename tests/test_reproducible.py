@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline import dvc, set_params
+from tests.pipeline import clone_run, dvc, set_params
 
 pytestmark = pytest.mark.slow
 TIMING_REPORTS = {"reports/summary/shipped.json"}  # onnxruntime's speed-up: wall times
@@ -57,13 +57,13 @@ def test_force_repro_repeats_every_result_bit_for_bit(mnist_repo):
     assert timing.read_text() != first_timing  # it did run again: only the wall times moved
 
 
-def test_another_seed_changes_metrics_and_models(mnist_repo):
-    """Runs last of mnist_repo's users: it leaves that repo at base.seed 7, benchmark and report
-    not rerun (they read the models compared here, and only cost time)."""
-    before = digests(mnist_repo)
-    set_params(mnist_repo, **{"base.seed": 7})
-    dvc(mnist_repo, "repro", "export")
-    after = digests(mnist_repo)
+def test_another_seed_changes_metrics_and_models(mnist_repo, tmp_path):
+    """On a private copy; benchmark and report are not rerun (they only read these models)."""
+    repo = clone_run(mnist_repo, tmp_path / "seeded")
+    before = digests(repo)
+    set_params(repo, **{"base.seed": 7})
+    dvc(repo, "repro", "export")
+    after = digests(repo)
     seeded = [
         "models/best.onnx",
         "models/best.int8.onnx",
