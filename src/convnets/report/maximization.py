@@ -83,7 +83,7 @@ def fourier_ascend(
 
     def image() -> torch.Tensor:
         pixels = torch.fft.irfft2(torch.view_as_complex(spectrum) * weight, s=(h, w), norm="ortho")
-        return torch.sigmoid(pixels)
+        return torch.sigmoid(pixels / 4)  # /4: Olah et al.'s (lucid's) range before the sigmoid
 
     for _ in range(settings.steps):
         loss = -objective(_random_transform(image(), settings, generator)).sum()
