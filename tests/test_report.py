@@ -28,7 +28,7 @@ from convnets.report.inspection import (
     receptive_field,
     top_activations,
 )
-from convnets.report.maximization import AscentSettings, class_images
+from convnets.report.maximization import AscentSettings, FourierSettings, class_images
 from tests.conftest import QUADRANTS, run_stage, train_stage
 from tests.fakes import quadrant_images
 from tests.test_capsnet import TINY as TINY_CAPSNET
@@ -125,11 +125,16 @@ def test_saliency_and_grad_cam_give_one_unit_scaled_map_per_image():
         assert maps.min() >= 0 and maps.max() <= 1 + 1e-6
 
 
-def test_activation_maximization_raises_the_class_scores():
+@pytest.mark.parametrize(
+    "settings",
+    [AscentSettings(steps=30, lr=0.1), FourierSettings(steps=30)],
+    ids=["pixels", "fourier"],
+)
+def test_activation_maximization_raises_the_class_scores(settings):
     torch.manual_seed(0)
     model = _toy_model()
     start = torch.full((4, 1, 16, 16), 0.5)
-    dreams = class_images(model, (1, 16, 16), 4, AscentSettings(steps=30, lr=0.1), seed=0)
+    dreams = class_images(model, (1, 16, 16), 4, settings, seed=0)
     targets = torch.arange(4)[:, None]
     with torch.no_grad():
         before = model(start).gather(1, targets)
@@ -169,7 +174,8 @@ def _train_evaluate_compare(workdir, variants) -> None:
     assert run_stage(
         "compare", "--evaluations", "evaluate", "--timings", "live", "--table", "board",
         "--plot", "tradeoff.png",
-        "--best", "best.json",
+        "--best", "best.json", "--summary", "summary.json", "--curves", "curves.csv",
+        "--confusion", "confusion.json",
     ) == 0  # fmt: skip
 
 
@@ -182,7 +188,7 @@ def _add_variant(workdir, name: str, variant: dict) -> None:
 def _small_report(workdir) -> None:
     """Fewer ascent steps and points: the figures' content matters here, not their polish."""
     params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["report"].update(ascent_steps=4, projection_images=24)
+    params["report"].update(ascent_steps=4, projection_images=24, attributions=2)
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
 
 
@@ -221,6 +227,8 @@ def test_report_stage_writes_every_section(workdir, capsys, channels, size):
         assert f'<section id="{anchor}">' in page
     figures = sorted(p.name for p in (workdir / "out/report").iterdir())
     assert "top_patches.png" in figures and "projection.png" in figures
+    assert {"maximization.png", "maximization_fourier.png"} <= set(figures)
+    assert "Sobel edges (control)" in page and "FAILS" in page  # the sanity table's control
     capsule_figures = {"capsule_lengths.png", "reconstructions.png", "perturbations.png"}
     assert capsule_figures <= set(figures) if channels == 1 else not capsule_figures & set(figures)
     assert ('<section id="capsules">' in page) == (channels == 1)

@@ -45,6 +45,10 @@ COMMANDS = {
         "convnets.stages.report",
         "render the visual report (reports/index.html) of data, filters and trained models",
     ),
+    "model_card": (
+        "convnets.stages.model_card",
+        "write reports/model_card.md from the artifacts: use, data, metrics, speed, failures",
+    ),
     "bench-train": (
         "convnets.benchmarks.train_command",
         "benchmark training throughput against torchvision's DataLoader pattern",

@@ -82,3 +82,16 @@ def benchmark_table(report: dict) -> str:
         row["test accuracy %"] = f"{result['test_accuracy'] * 100:.2f}"
         rows.append(row)
     return pd.DataFrame(rows).to_html(index=False, escape=True, border=0)
+
+
+def sanity_table(results) -> str:
+    """Per method (report/sanity.py's SanityResult): the rank correlation with the original
+    maps after randomizing each layer and those above it (output first), and the verdict."""
+    rows = []
+    for result in results:
+        row = {"method": result.method}
+        pairs = zip(result.layers, result.correlations, strict=True)
+        row |= {f"+ {name}": f"{rho:.2f}" for name, rho in pairs}
+        row["verdict"] = result.verdict
+        rows.append(row)
+    return pd.DataFrame(rows).to_html(index=False, escape=True, border=0)

@@ -28,8 +28,14 @@ from convnets.figures.projection import dream_figure, embed_2d, projection_figur
 from convnets.figures.samples import class_samples_figure
 from convnets.figures.style import save_figure
 from convnets.models.checkpoint import Checkpoint
-from convnets.report.attribution import grad_cam, saliency
-from convnets.report.html import benchmark_table, leaderboard_table
+from convnets.report.attribution import (
+    edge_map,
+    grad_cam,
+    integrated_gradients,
+    saliency,
+    smoothgrad,
+)
+from convnets.report.html import benchmark_table, leaderboard_table, sanity_table
 from convnets.report.inspection import (
     Peaks,
     activations,
@@ -39,7 +45,13 @@ from convnets.report.inspection import (
     receptive_field,
     top_activations,
 )
-from convnets.report.maximization import AscentSettings, channel_images, class_images
+from convnets.report.maximization import (
+    AscentSettings,
+    FourierSettings,
+    channel_images,
+    class_images,
+)
+from convnets.report.sanity import cascading_randomization
 from convnets.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -219,31 +231,57 @@ def _peaks(model: nn.Module, images: np.ndarray, convs, batch: int = 256) -> dic
 def attribution_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
     section = Section(
         "attribution",
-        "Saliency and Grad-CAM",
+        "Saliency, SmoothGrad and Grad-CAM, with their sanity check",
         "Which pixels a prediction depends on, for right and wrong predictions of "
         f"{subject.variant}. Saliency is the gradient of the predicted score with respect to "
-        "each pixel (captum Saliency); Grad-CAM weighs the last convolution's maps by their "
-        "gradient (captum LayerGradCam) and shows where the evidence for the predicted class is.",
+        "each pixel (captum Saliency), noisy on these images; SmoothGrad averages it over "
+        f"{SMOOTHGRAD_SAMPLES} noisy copies of the image (Smilkov et al. 2017) and reads better; "
+        "Grad-CAM weighs the last convolution's maps by their gradient (captum LayerGradCam). "
+        "The table is the sanity check of Adebayo et al. (2018): the layers are re-initialized "
+        "from the output down and each column gives the Spearman rank correlation between the "
+        "maps of the trained and the partly random network (mean over the images shown). A map "
+        "that explains the model must lose its ranking; a Sobel edge map of the image, which "
+        "never looks at the model, is the control that must fail. Integrated Gradients is "
+        "checked too but not drawn: multiplying by the input keeps the image's outline.",
     )
     cpu = Runtime(torch.device("cpu"), "fp32", torch.get_num_threads())
     predicted = predict_logits(subject.model, to_nchw(data.x_test), cpu).argmax(1)
     truth = torch.from_numpy(data.y_test)
-    _, last_conv = conv_layers(subject.model)[-1]
-    for kind, rows in (
-        ("right", torch.nonzero(predicted == truth).flatten()[: s.attributions]),
-        ("wrong", torch.nonzero(predicted != truth).flatten()[: s.attributions]),
-    ):
+    right = torch.nonzero(predicted == truth).flatten()[: s.attributions]
+    wrong = torch.nonzero(predicted != truth).flatten()[: s.attributions]
+    methods = _attribution_methods(s.seed)
+    shown = ("saliency", "SmoothGrad", "Grad-CAM")
+    for kind, rows in (("right", right), ("wrong", wrong)):
         examples = [
             {"index": int(i), "true": int(truth[i]), "predicted": int(predicted[i])} for i in rows
         ]
         targets, x = predicted[rows], float_images(data.x_test[rows.numpy()])
-        sal = saliency(subject.model, x, targets) if len(rows) else np.zeros((0,))
-        cam = grad_cam(subject.model, last_conv, x, targets) if len(rows) else sal
+        maps = {m: methods[m](subject.model, x, targets) if len(rows) else None for m in shown}
         fig = attribution_visuals.attribution_figure(
-            data.x_test, examples, sal, cam, data.classes, f"{kind.capitalize()} predictions"
+            data.x_test, examples, maps, data.classes, f"{kind.capitalize()} predictions"
         )
         section.figures.append(canvas.save(fig, f"attribution_{kind}.png", f"{kind} predictions"))
+    rows = torch.cat([right, wrong])
+    x = float_images(data.x_test[rows.numpy()])
+    results = cascading_randomization(subject.model, x, predicted[rows], methods, s.seed)
+    for result in results:
+        log.info("sanity check, %s: %s", result.method, result.verdict)
+    section.tables.append(sanity_table(results))
     return section
+
+
+SMOOTHGRAD_SAMPLES = 16  # noisy copies per image; 16 is already smooth at 28x28
+
+
+def _attribution_methods(seed: int) -> dict:
+    """Name -> (model, images, targets) -> maps, in the sanity table's order."""
+    return {
+        "saliency": saliency,
+        "SmoothGrad": lambda m, x, t: smoothgrad(m, x, t, SMOOTHGRAD_SAMPLES, seed=seed),
+        "Integrated Gradients": integrated_gradients,
+        "Grad-CAM": lambda m, x, t: grad_cam(m, conv_layers(m)[-1][1], x, t),
+        "Sobel edges (control)": edge_map,
+    }
 
 
 def projection_section(canvas: Canvas, subject: Subject, data: PreparedData, s: ReportSettings):
@@ -272,23 +310,27 @@ def maximization_section(canvas: Canvas, subject: Subject, s: ReportSettings) ->
         "maximization",
         "How the network sees a class",
         "Activation maximization: start from noise and follow the gradient that raises one "
-        "class score (top row) or one channel of the last convolution (bottom row), jittering "
-        "and blurring as it goes so the result is an image rather than noise the network alone "
-        "likes. These are what the network looks for, not what the data look like.",
+        "class score (top row) or one channel of the last convolution (bottom row). Before: "
+        "ascent on the pixels, jittering and blurring as it goes, which still draws textures. "
+        "After: the image parameterized by its 1/f-scaled Fourier spectrum and optimized "
+        "through random shifts, zooms and rotations (Olah et al. 2017, Feature Visualization), "
+        "so that only shapes that survive small moves grow. These are what the network looks "
+        "for, not what the data look like.",
     )
-    settings = AscentSettings(steps=s.ascent_steps)
     shape = subject.ckpt.input_shape
-    classes = subject.ckpt.classes
-    dreams = class_images(subject.model, shape, len(classes), settings, s.seed)
+    classes = list(subject.ckpt.classes)
     name, last_conv = conv_layers(subject.model)[-1]
     channels = list(range(min(s.channels, last_conv.out_channels)))
-    channel_dreams = channel_images(subject.model, last_conv, channels, shape, settings, s.seed)
-    rows = {
-        "class": (dreams, list(classes)),
-        name: (channel_dreams, [f"ch {c}" for c in channels]),
-    }
-    fig = dream_figure(rows, f"Images {subject.variant} would most like to see")
-    section.figures.append(canvas.save(fig, "maximization.png", "Activation maximization"))
+    labels = [f"ch {c}" for c in channels]
+    for settings, file, caption in (
+        (AscentSettings(steps=s.ascent_steps), "maximization.png", "before: pixel space"),
+        (FourierSettings(steps=s.ascent_steps), "maximization_fourier.png", "after: Fourier"),
+    ):
+        dreams = class_images(subject.model, shape, len(classes), settings, s.seed)
+        channel_dreams = channel_images(subject.model, last_conv, channels, shape, settings, s.seed)
+        rows = {"class": (dreams, classes), name: (channel_dreams, labels)}
+        fig = dream_figure(rows, f"Images {subject.variant} would most like to see ({caption})")
+        section.figures.append(canvas.save(fig, file, f"Activation maximization, {caption}"))
     return section
 
 

@@ -1,0 +1,127 @@
+"""The model card as Markdown, from `card.facts.gather`'s facts: sections in the order of
+Mitchell et al. 2019 ("Model Cards for Model Reporting"), every number from an artifact."""
+
+from __future__ import annotations
+
+from convnets.card.facts import intended_use
+
+
+def render(facts: dict, failures_png: str) -> str:
+    """The whole card; `failures_png` is the failure-mode examples' path relative to the card."""
+    dataset = facts["manifest"]["dataset"]
+    parts = [
+        f"# Model card: {facts['variant']} on {dataset}",
+        _details(facts),
+        _intended(dataset, facts),
+        _data(facts),
+        _metrics(facts),
+    ]
+    if facts["calibration"] is not None:
+        parts.append(_json_section("Calibration", facts["calibration"]))
+    if facts["ood"] is not None:
+        parts.append(_json_section("Out-of-distribution inputs", facts["ood"]))
+    parts += [_shipping(facts), _failures(facts, failures_png), _reproduce()]
+    return "\n\n".join(parts) + "\n"
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _details(facts: dict) -> str:
+    metrics, model = facts["metrics"], facts["model"]
+    rows = [
+        ["variant", facts["variant"]],
+        ["model", model.get("name", metrics["model"])],
+        ["options", f"`{model.get('options', {})}`"],
+        ["parameters", f"{metrics['parameters']:,}"],
+        ["FLOPs per image", f"{metrics['flops_per_image']:,}"],
+        ["input", f"`{facts['input']}`"],
+        ["params hash", f"`{facts['params_hash']}`"],
+        ["git revision", f"`{facts['git_revision']}`"],
+    ]
+    return "## Model details\n\n" + _table(["fact", "value"], rows)
+
+
+def _intended(dataset: str, facts: dict) -> str:
+    use, not_for = intended_use(dataset, facts)
+    return f"## Intended use\n\n{use}\n\n**Not for:** {not_for}"
+
+
+def _data(facts: dict) -> str:
+    manifest = facts["manifest"]
+    rows = [
+        [f"`{name}`", digests.get("md5", ""), digests.get("sha256", ""), digests.get("size", "")]
+        for name, digests in sorted(manifest["files"].items())
+    ]
+    table = _table(["file", "md5", "sha256", "bytes"], rows)
+    return f"## Data\n\nDataset `{manifest['dataset']}`, the files download verified:\n\n{table}"
+
+
+def _metrics(facts: dict) -> str:
+    metrics = facts["metrics"]
+    overall = [
+        [split, f"{metrics[split]['accuracy']:.2%}", f"{metrics[split]['macro_f1']:.4f}",
+         f"{metrics[split]['loss']:.4f}"]
+        for split in ("test", "val")
+    ]  # fmt: skip
+    per_class = [
+        [name, f"{s['precision']:.4f}", f"{s['recall']:.4f}", f"{s['f1']:.4f}", s["support"]]
+        for name, s in facts["per_class"].items()
+    ]
+    tta = " (with flip test-time augmentation)" if metrics.get("tta") else ""
+    return (
+        f"## Metrics\n\nOverall{tta}:\n\n"
+        + _table(["split", "accuracy", "macro F1", "loss"], overall)
+        + "\n\nPer class, test split:\n\n"
+        + _table(["class", "precision", "recall", "F1", "support"], per_class)
+    )
+
+
+def _json_section(title: str, values: dict) -> str:
+    rows = [[f"`{key}`", f"`{value}`"] for key, value in sorted(values.items())]
+    return f"## {title}\n\n" + _table(["key", "value"], rows)
+
+
+def _shipping(facts: dict) -> str:
+    gate, bench = facts["int8_gate"], facts["benchmark"]
+    verdict = "passed" if gate["passed"] else "FAILED"
+    lines = [
+        "## Shipped files and speed",
+        f"int8 gate: {verdict}: the int8 model loses {gate['drop_points']:.2f} points of test "
+        f"accuracy; `export.max_int8_drop` allows {gate['allowed']}.",
+    ]
+    batches = sorted({int(b) for e in bench["engines"].values() for b in e["images_per_second"]})
+    rows = []
+    for engine, result in bench["engines"].items():
+        latency = [f"{result['latency_ms'][p]:.3f}" for p in ("p50", "p90", "p99")]
+        speed = [f"{result['images_per_second'].get(str(b), float('nan')):,.0f}" for b in batches]
+        rows.append([engine, *latency, *speed, f"{result['test_accuracy']:.2%}"])
+    header = ["engine", "p50 ms", "p90 ms", "p99 ms", *[f"batch {b} img/s" for b in batches]]
+    lines.append(_table([*header, "test accuracy"], rows))
+    cpu, threads = bench["cpu"], ", ".join(f"{k} {v}" for k, v in bench["threads"].items())
+    flags = " ".join(cpu["flags"]) or "none of those checked"
+    lines.append(f"Measured on `{cpu['machine']}`, threads: {threads}; CPU flags: `{flags}`.")
+    return "\n\n".join(lines)
+
+
+def _failures(facts: dict, failures_png: str) -> str:
+    rows = [
+        [p["true"], p["predicted"], p["count"], f"{p['share']:.2%}"] for p in facts["confusions"]
+    ]
+    table = _table(["true class", "predicted as", "test images", "share of the class"], rows)
+    return (
+        "## Known failure modes\n\nThe most frequent confusions on the test split:\n\n"
+        f"{table}\n\n![examples of each confusion]({failures_png})"
+    )
+
+
+def _reproduce() -> str:
+    return (
+        "## How to reproduce\n\n"
+        "```\ngit checkout <git revision above>\n"
+        "dvc pull      # the data, checkpoints and exported models from the remote\n"
+        "dvc repro     # or rebuild everything from params.yaml\n```"
+    )
