@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -73,3 +76,25 @@ def test_options_that_do_not_fit_are_refused(name, options, message):
 def test_option_error_names_the_params_key():
     with pytest.raises(ConvnetsError, match=r"variants.x.options.dropout"):
         validate_options("mlp", {"dropout": 1.5}, "variants.x.options")
+
+
+SMALL_RESNET_STEP = """
+import torch
+from convnets.models.registry import create_model
+torch.manual_seed(0)
+model = create_model("resnet", 1, 10, 28, {"widths": [4, 8], "blocks_per_stage": 1})
+model = model.to(memory_format=torch.channels_last)
+x = torch.rand(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+for _ in range(3):
+    loss, _ = model.objective(x, torch.randint(0, 10, (128,)), 0.1)
+    loss.backward()
+"""
+
+
+def test_a_narrow_resnet_trains_channels_last_without_crashing():
+    """Its shortcut once ran a strided 1x1 conv whose backward killed the process (heap
+    corruption) on an AVX2-only CPU; a child process, so a crash fails this test alone."""
+    result = subprocess.run(
+        [sys.executable, "-c", SMALL_RESNET_STEP], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-500:]

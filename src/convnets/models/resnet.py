@@ -1,7 +1,8 @@
 """ResNet-style: basic residual blocks (He et al., 2016), sized for 28x28 and 32x32 images.
 
 A stage's first block halves the resolution and changes the width, so its shortcut is a
-projection (1x1 conv, stride 2); every other block adds its input unchanged (identity).
+projection (every second pixel, then a 1x1 conv: the function of a 1x1 conv with stride 2); every
+other block adds its input unchanged (identity).
 """
 
 from __future__ import annotations
@@ -11,6 +12,23 @@ from torch import nn
 
 from convnets.models.base import ImageClassifier, conv_bn_relu, feature_shape
 from convnets.models.options import ResNetOptions
+
+
+class Subsample(nn.Module):
+    """Every `stride`-th pixel of each row and column: what a 1x1 convolution of that stride reads.
+
+    Sampling first, then a 1x1 convolution of stride 1, is the same function as the strided 1x1
+    convolution, without its kernel: with few channels (2 to 7) in channels_last, that kernel's
+    backward corrupted the heap (the process died) under torch 2.14.1 on an AVX2-only AMD EPYC.
+    tests/test_models.py trains such a ResNet in a child process.
+    """
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, :: self.stride, :: self.stride]  # (N, C, H/s, W/s)
 
 
 class BasicBlock(nn.Module):
@@ -24,7 +42,7 @@ class BasicBlock(nn.Module):
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
+                Subsample(stride), nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out)
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
