@@ -82,6 +82,7 @@ SMALL_RESNET_STEP = """
 import torch
 from convnets.models.registry import create_model
 torch.manual_seed(0)
+torch.set_num_threads(1)
 model = create_model("resnet", 1, 10, 28, {"widths": [4, 8], "blocks_per_stage": 1})
 model = model.to(memory_format=torch.channels_last)
 x = torch.rand(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)
