@@ -47,7 +47,9 @@ def model(tmp_path_factory):
     )
     path = tmp_path_factory.mktemp("model") / "best.onnx"
     shape = {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]}
-    path.write_bytes(export_onnx(net.eval(), ModelDescription(classes=QUADRANTS, input=shape)))
+    ood = {"score": "max_probability", "threshold": 0.0}  # nothing unsure but blank images
+    description = ModelDescription(classes=QUADRANTS, input=shape, ood=ood)
+    path.write_bytes(export_onnx(net.eval(), description))
     return net, path
 
 
