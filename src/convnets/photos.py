@@ -8,8 +8,8 @@ what differs, and pad that to the model's size in the background's colour (which
 
 An image whose object already spans its width or height is left as it is (only padded to the
 model's aspect and size, as before), and so is one already at the model's size: that is the
-dataset's own format, and the model's answer on it must equal the evaluate path's. An image with nothing but background is reported as such,
-so `predict` can call it unsure instead of answering.
+dataset's own format, and the model's answer on it must equal the evaluate path's. An image
+with nothing but background is reported as such, so `predict` can call it unsure.
 
 numpy and Pillow only: `convnets predict` imports this and must start without torch.
 """
