@@ -125,3 +125,34 @@ def test_the_onnx_probabilities_are_the_softmax_of_logits_over_t():
     )
     np.testing.assert_allclose(probabilities, cal.softmax(logits, 2.5), atol=1e-6)
     assert not np.allclose(probabilities, cal.softmax(logits), atol=1e-3)
+
+
+def test_the_report_shows_the_reliability_diagram_and_the_ood_table(tmp_path):
+    from convnets.report.html import render
+    from convnets.report.sections import Canvas, trust_section
+
+    labels = np.arange(200) % 4
+    logits = 3 * np.eye(4)[labels] + np.random.default_rng(0).normal(0, 1.5, (200, 4))
+    bins = {
+        "before": cal.reliability(cal.softmax(logits), labels)["bins"],
+        "after": cal.reliability(cal.softmax(logits, 1.3), labels)["bins"],
+    }
+    one = {"images": 10, "auroc": {"max_probability": 0.91, "energy": 0.87}}
+    export = {
+        "variant": "cnn",
+        "calibration": {
+            "temperature": 1.3,
+            "test": {"before": {"ece": 0.05, "nll": 0.4}, "after": {"ece": 0.01, "nll": 0.3}},
+            "bins": bins,
+        },
+        "ood": {
+            "score": "max_probability",
+            "threshold": 0.6,
+            "test_pass_rate": 0.95,
+            "sets": {"digits": one | {"fpr_at_95_tpr": 0.2, "flagged_by_predict": 0.8}},
+        },
+    }
+    canvas = Canvas(tmp_path / "figures", tmp_path / "index.html")
+    html = render("t", "s", [trust_section(canvas, export)])
+    assert (tmp_path / "figures/reliability.png").is_file()
+    assert "T = 1.300" in html and "0.0100" in html and "digits" in html and "0.910" in html
