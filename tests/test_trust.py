@@ -49,9 +49,12 @@ def test_cropping_finds_the_object_on_light_and_dark_backgrounds(background, whe
     crop = Image.fromarray(pixels[top:bottom, left:right])
     if background > 127:  # light: inverted so the object is light on black, as in the dataset
         crop = ImageOps.invert(crop)
-    fill = 255 - background if background > 127 else background
-    expected = np.asarray(ImageOps.pad(crop, (28, 28), color=int(np.median(fill))))
+    fill = 255 - background if background > 127 else background  # then stretched to black
+    levels = (np.asarray(crop, dtype=np.float64) - fill) * 255 / (255 - fill)
+    crop = Image.fromarray(np.clip(np.round(levels), 0, 255).astype(np.uint8))
+    expected = np.asarray(ImageOps.pad(crop, (28, 28), color=0))
     assert np.abs(prepared.pixels[..., 0].astype(int) - expected).max() <= 3
+    assert prepared.pixels[0, 0, 0] == 0  # the background is black, as in the dataset
 
 
 def test_an_image_that_fills_the_frame_or_is_at_the_model_size_is_left_as_it_is():

@@ -5,6 +5,8 @@ to 28 pixels and centring. Padding a whole photo instead shrinks an off-centre g
 margins to a few pixels, and the model then sees nothing it was trained on. So: estimate the
 background from the border, threshold each pixel's difference from it, crop to the bounding box of
 what differs, and pad that to the model's size in the background's colour (which centres it).
+For grey models the cropped picture's levels are stretched so its background is black, as in the
+dataset (after inverting a light background, a photo's paper is dark grey, not black).
 
 An image whose object already spans its width or height is left as it is (only padded to the
 model's aspect and size, as before), and so is one already at the model's size: that is the
@@ -49,11 +51,20 @@ def prepare(image: Image.Image, height: int, width: int, grey: bool, invert: str
         fills = (bottom - top == pixels.shape[0]) or (right - left == pixels.shape[1])
         if not fills and image.size != (width, height):
             image = image.crop((left, top, right, bottom))
+            if grey:  # MNIST-style data have a black background: stretch the levels to it
+                image, background = to_black(image, float(background[0])), np.zeros(1)
     fill = tuple(int(v) for v in background) if not grey else int(background[0])
     if image.size != (width, height):
         image = ImageOps.pad(image, (width, height), color=fill)
     array = np.asarray(image, dtype=np.uint8)
     return Prepared(array[..., None] if grey else array, box is not None)
+
+
+def to_black(image: Image.Image, background: float) -> Image.Image:
+    """Grey levels mapped so the background is 0 and white stays 255 (a photo's grey paper)."""
+    pixels = np.asarray(image, dtype=np.float32)
+    stretched = (pixels - background) * (255.0 / max(255.0 - background, 1.0))
+    return Image.fromarray(np.clip(np.round(stretched), 0, 255).astype(np.uint8))
 
 
 def to_model_mode(image: Image.Image, grey: bool) -> Image.Image:
