@@ -72,6 +72,8 @@ def test_a_one_colour_picture_is_reported_as_empty(colour):
     flat = Image.new("RGB", (50, 40), (colour, colour, colour))
     prepared = prepare(flat, 32, 32, grey=False, invert="auto")
     assert not prepared.found and prepared.pixels.shape == (32, 32, 3)
+    textured = np.random.default_rng(colour).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    assert prepare(Image.fromarray(textured), 32, 32, grey=False, invert="auto").found  # CIFAR
 
 
 def test_ece_equals_its_closed_form_on_a_known_distribution():

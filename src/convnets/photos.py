@@ -31,7 +31,7 @@ MIN_SHARE = 0.01  # a row or column counts as object when this share (or 1 pixel
 @dataclass(frozen=True)
 class Prepared:
     pixels: np.ndarray  # uint8 (H, W, C) at the model's size
-    found: bool  # False when the picture is all background (one colour, or nothing stands out)
+    found: bool  # False: one colour, or (grey models) nothing stands out from the background
 
 
 def prepare(image: Image.Image, height: int, width: int, grey: bool, invert: str) -> Prepared:
@@ -57,7 +57,11 @@ def prepare(image: Image.Image, height: int, width: int, grey: bool, invert: str
     if image.size != (width, height):
         image = ImageOps.pad(image, (width, height), color=fill)
     array = np.asarray(image, dtype=np.uint8)
-    return Prepared(array[..., None] if grey else array, box is not None)
+    # Grey data (MNIST, Fashion-MNIST) are objects on a plain background: nothing standing out
+    # is unlike them. Colour photos (CIFAR-10) often have no plain background: only a picture
+    # of one colour is empty.
+    found = box is not None if grey else float(np.ptp(pixels)) > MIN_CONTRAST
+    return Prepared(array[..., None] if grey else array, found)
 
 
 def to_black(image: Image.Image, background: float) -> Image.Image:
