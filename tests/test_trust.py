@@ -161,3 +161,30 @@ def test_the_report_shows_the_reliability_diagram_and_the_ood_table(tmp_path):
     html = render("t", "s", [trust_section(canvas, export)])
     assert (tmp_path / "figures/reliability.png").is_file()
     assert "T = 1.300" in html and "0.0100" in html and "digits" in html and "0.910" in html
+
+
+def quadrant_lengths(images: np.ndarray) -> np.ndarray:
+    """Stand-in capsule lengths in [0, 1]: each quadrant's mean brightness, (N, 4)."""
+    h = images.shape[1] // 2
+    quads = [images[:, r * h : (r + 1) * h, c * h : (c + 1) * h] for r in (0, 1) for c in (0, 1)]
+    return np.stack([q.mean(axis=(1, 2, 3)) / 255.0 for q in quads], axis=1)
+
+
+def test_capsule_lengths_keep_temperature_1_no_softmax_and_the_top_length_as_ood_score():
+    from convnets.data.prepared import PreparedData
+    from convnets.onnx.metadata import MetadataError
+    from convnets.onnx.trust import assess
+    from tests.fakes import quadrant_images
+
+    x, y = quadrant_images(10)
+    xt, yt = quadrant_images(5, seed=1)
+    data = PreparedData(x[:20], y[:20], x[20:], y[20:], xt, yt, tuple("abcd"), "quadrants")
+    trust = assess(quadrant_lengths, data, quadrant_lengths(xt), False, 10, 0)
+    assert trust.temperature == 1.0 and trust.ood["score"] == "max_probability"
+    test = trust.metrics["calibration"]["test"]
+    assert test["before"] == test["after"] and test["after"]["nll"] is None
+    assert set(trust.metrics["ood"]["sets"]["digits"]["auroc"]) == {"max_probability"}
+    ood = {"score": "max_probability", "threshold": 0.5}
+    lengths = ModelDescription(("a",), SHAPE, scores="capsule_lengths", temperature=2.0, ood=ood)
+    with pytest.raises(MetadataError, match="capsule lengths take temperature 1"):
+        ModelDescription.from_props(lengths.to_props())
