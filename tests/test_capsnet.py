@@ -133,7 +133,8 @@ def test_a_tiny_training_run_lowers_the_loss(trained):
 def test_onnx_export_matches_pytorch_and_predict_shows_lengths(trained, tmp_path):
     model, _ = trained
     shape = {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]}
-    description = ModelDescription(classes=QUADRANTS, input=shape, scores=model.score_kind)
+    ood = {"score": "max_probability", "threshold": 0.0}
+    description = ModelDescription(classes=QUADRANTS, input=shape, scores=model.score_kind, ood=ood)
     fp32 = convert.export_onnx(model, description)
     convert.check(fp32, "fp32")
     images, _ = quadrant_images(5, seed=2)

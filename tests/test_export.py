@@ -8,13 +8,18 @@ import numpy as np
 import onnx
 import pytest
 import yaml
+from PIL import Image
 
 from convnets.errors import ConvnetsError
+from convnets.evaluation.calibration import softmax
 from convnets.models.checkpoint import load_checkpoint
 from convnets.onnx import convert, parity, quantize, sessions, shipping
 from convnets.onnx.metadata import INPUT, ModelDescription
+from convnets.predict import load_classifier, predict
 from tests.conftest import QUADRANTS, run_stage
 from tests.test_evaluation import compare, evaluate, train_tiny
+
+DIGITS_AUROC = 0.9  # the tiny quadrant model tells digits from its data (measured: 1.0)
 
 EXPORT_ARGS = [
     "export",
@@ -69,6 +74,28 @@ def test_export_writes_checked_models_that_describe_themselves(compared):
     session = sessions.onnx_session((compared / "models/best.onnx").read_bytes(), 1)
     batch = np.zeros((5, 28, 28, 1), dtype=np.uint8)  # the batch axis is dynamic
     assert session.run(None, {INPUT: batch})[0].shape == (5, 4)
+    trusted(compared, metrics, meta)
+
+
+def trusted(folder, metrics: dict, meta: dict) -> None:
+    """Issue 15: temperature, OOD figures, both files' probabilities, and predict's flag."""
+    temperature = json.loads(meta["convnets.temperature"])
+    assert metrics["calibration"]["temperature"] == temperature > 0
+    test = metrics["calibration"]["test"]
+    assert 0 <= test["after"]["ece"] <= 1 and test["after"]["nll"] > 0
+    sets = metrics["ood"]["sets"]
+    assert set(sets) == {"digits", "photo_crops", "uniform_noise", "gaussian_noise", "blank"}
+    assert sets["digits"]["auroc"][metrics["ood"]["score"]] > DIGITS_AUROC
+    images = np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1), dtype=np.uint8)
+    for name in ("best.onnx", "best.int8.onnx"):
+        run = sessions.onnx_session((folder / "models" / name).read_bytes(), 1).run
+        logits, probabilities = run(None, {INPUT: images})
+        np.testing.assert_allclose(probabilities, softmax(logits, temperature), atol=0.02)
+    noise = folder / "noise.png"
+    Image.fromarray(images[0, ..., 0]).save(noise)
+    model = load_classifier(folder / "models/best.onnx", 1)
+    [(_, answer)] = list(predict([noise], model, 1, "auto", 8))
+    assert answer.unsure and answer.score < model.ood[1]
 
 
 def test_broken_calibration_trips_the_int8_gate(compared, monkeypatch, capsys):

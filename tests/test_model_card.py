@@ -96,7 +96,7 @@ def _artifacts(root: Path, rng: np.random.Generator) -> dict:
         "best.json": {"variant": "tiny"}, "evaluate/tiny/metrics.json": metrics,
         "evaluate/tiny/per_class.json": per_class, "benchmark.json": benchmark,
         "export.json": export, "confusion.json": confusion, "raw/manifest.json": manifest,
-        "calibration.json": {"ece": score()},
+        "export_trust.json": export | _trust(score),
     }.items():  # fmt: skip
         (root / path).write_text(json.dumps(value))
     _onnx_with_metadata(root / "best.onnx")
@@ -113,7 +113,7 @@ def _onnx_with_metadata(path: Path) -> None:
     description = ModelDescription(
         classes=QUADRANTS, input={"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]},
         dataset="quadrants", variant="tiny", model={"name": "cnn", "options": {}},
-        params_hash="abc123",
+        params_hash="abc123", temperature=1.5, ood={"score": "energy", "threshold": 1.0},
     )  # fmt: skip
     helper.set_model_props(model, description.to_props())
     onnx.save(model, path)
@@ -145,7 +145,27 @@ def test_model_card_numbers_are_those_of_the_artifacts(workdir):
     )
     assert "## Calibration" not in card and "## Out-of-distribution" not in card
     assert "dvc pull" in card and "dvc repro" in card
-    assert _card("--calibration", "calibration.json") == 0
+    assert _card("--export-metrics", "export_trust.json") == 0  # the last flag wins
     card = (workdir / "card/model_card.md").read_text()
-    ece = json.loads((workdir / "calibration.json").read_text())["ece"]
-    assert card_table(card, "Calibration")[0]["value"] == f"`{ece}`"
+    trust = json.loads((workdir / "export_trust.json").read_text())
+    calibration = card_table(card, "Calibration")
+    assert number(calibration[1]["ECE (15 bins)"]) == round(
+        trust["calibration"]["test"]["after"]["ece"], 4
+    )
+    ood = card_table(card, "Out-of-distribution inputs")
+    assert [row["set"] for row in ood] == list(trust["ood"]["sets"])
+    assert number(ood[0]["AUROC"]) == round(trust["ood"]["sets"]["digits"]["auroc"]["energy"], 4)
+
+
+def _trust(score) -> dict:
+    """Export's calibration and OOD sections, shaped as onnx/trust.py writes them."""
+    before, after = {"ece": score(), "nll": score()}, {"ece": score(), "nll": score()}
+    sets = {
+        name: {"images": 10, "auroc": {"energy": score(), "max_probability": score()},
+               "fpr_at_95_tpr": score(), "flagged_by_predict": score()}
+        for name in ("digits", "uniform_noise")
+    }  # fmt: skip
+    return {
+        "calibration": {"temperature": 1.5, "test": {"before": before, "after": after}},
+        "ood": {"score": "energy", "threshold": 1.0, "test_pass_rate": 0.95, "sets": sets},
+    }

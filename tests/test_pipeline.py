@@ -67,6 +67,12 @@ def test_repro_writes_every_output(repo):
     assert best["variant"] in TINY_VARIANTS
     export = json.loads((repo / "reports/export/metrics.json").read_text())
     assert export["variant"] == best["variant"] and export["parity"]["argmax_agreement"] == 1
+    before, after = export["calibration"]["test"]["before"], export["calibration"]["test"]["after"]
+    assert all(0 <= run["ece"] <= 1 for run in (before, after))
+    sets = export["ood"]["sets"]
+    assert set(sets) == {"digits", "photo_crops", "uniform_noise", "gaussian_noise", "blank"}
+    assert all(0 <= s["auroc"][export["ood"]["score"]] <= 1 for s in sets.values())
+    assert "Calibrated probabilities" in (repo / "reports/index.html").read_text()
     benchmark = json.loads((repo / "reports/benchmark.json").read_text())
     assert set(benchmark["engines"]) >= {"pytorch_eager", "onnxruntime_fp32", "onnxruntime_int8"}
     assert (repo / "reports/leaderboard.md").read_text().count("\n") == 2 + len(TINY_VARIANTS)

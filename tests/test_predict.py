@@ -47,7 +47,9 @@ def model(tmp_path_factory):
     )
     path = tmp_path_factory.mktemp("model") / "best.onnx"
     shape = {"layout": "NHWC", "dtype": "uint8", "shape": [28, 28, 1]}
-    path.write_bytes(export_onnx(net.eval(), ModelDescription(classes=QUADRANTS, input=shape)))
+    ood = {"score": "max_probability", "threshold": 0.0}  # nothing unsure but blank images
+    description = ModelDescription(classes=QUADRANTS, input=shape, ood=ood)
+    path.write_bytes(export_onnx(net.eval(), description))
     return net, path
 
 
@@ -237,3 +239,45 @@ def test_bad_models_are_refused_in_one_line(kind, model, pngs, tmp_path, capsys)
     assert len(err.splitlines()) == 1 and expected in err and "Traceback" not in err
     if kind != "external":
         assert "dvc pull" in err or "dvc repro export" in err
+
+
+CORRUPT_TRUST = {  # metadata key -> a bad value (None: the key removed)
+    "temperature": [None, "abc", "-1", "0", "NaN", "true", '"2"'],
+    "ood": [None, "{}", '{"score": "energy"}', '{"score": "max", "threshold": 0.5}', "[1]"],
+}
+
+
+@pytest.mark.parametrize(
+    "key,value", [(k, v) for k, values in CORRUPT_TRUST.items() for v in values]
+)
+def test_a_missing_or_corrupt_temperature_or_threshold_is_refused(
+    key, value, model, pngs, tmp_path, capsys
+):
+    _, good = model
+    proto = onnx.load(str(good))
+    props = {p.key: p.value for p in proto.metadata_props}
+    if value is None:
+        del props[f"convnets.{key}"]
+    else:
+        props[f"convnets.{key}"] = value
+    del proto.metadata_props[:]
+    for k, v in props.items():
+        proto.metadata_props.add(key=k, value=v)
+    bad = tmp_path / "best.onnx"
+    onnx.save(proto, str(bad))
+    code, out, err = run(capsys, pngs[0], "--model", bad)
+    assert code == 1 and out == ""
+    assert len(err.splitlines()) == 1 and f"convnets.{key}" in err
+    assert "dvc repro export" in err and "Traceback" not in err
+
+
+def test_one_colour_pictures_are_unsure_not_crashed(model, tmp_path, capsys):
+    _, path = model
+    for colour in (0, 90, 255):
+        Image.new("L", (40, 30), colour).save(tmp_path / f"flat{colour}.png")
+    code, out, _ = run(capsys, tmp_path, "--model", path, "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rows) == 3
+    assert all(row["unsure"] is True and isinstance(row["ood_score"], float) for row in rows)
+    code, out, _ = run(capsys, tmp_path / "flat90.png", "--model", path)
+    assert out.rstrip("\n").endswith("\tunsure: unlike the training data")

@@ -126,6 +126,7 @@ class ExportConfig(_Group):
     max_int8_drop: float = Field(ge=0, le=100, description="percentage points in [0, 100]")
     calibration_images: int = Field(ge=1, le=60000, description="an integer in [1, 60000]")
     parity_atol: float = Field(gt=0, le=1, description="a logit tolerance in (0, 1]")
+    ood_images: int = Field(ge=10, le=1797, description="images per OOD set, 10 to 1797")
 
 
 class BenchmarkConfig(_Group):

@@ -1,10 +1,13 @@
 """`convnets predict IMAGE_OR_DIR...`: classify image files with the exported ONNX model.
 
 Imports onnxruntime, numpy and Pillow, plus `onnx` to inspect a model before it is loaded (it
-is protobuf and numpy, no torch), and the metadata contract (`onnx/metadata.py`, plain Python):
-never torch or training code, so it starts fast. The model
-describes itself (classes, input shape, layout); it takes raw uint8 pixels and normalizes
-inside the graph.
+is protobuf and numpy, no torch), the metadata contract (`onnx/metadata.py`) and the photo
+preparation (`photos.py`, numpy and Pillow): never torch or training code, so it starts fast.
+The model describes itself (classes, input shape, layout, temperature, OOD threshold); it takes
+raw uint8 pixels, normalizes inside the graph and outputs calibrated probabilities.
+
+An input is "unsure" when its out-of-distribution score is below the threshold chosen at export
+(95% of validation images pass), or when nothing in it stands out from the background.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from convnets.onnx.metadata import MetadataError, ModelDescription
+from convnets.onnx.metadata import MetadataError, ModelDescription, likeness
+from convnets.photos import Prepared, prepare
 from convnets.threads import AUTO, resolve_threads
+
+UNSURE = "unsure: unlike the training data"
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
@@ -38,18 +44,24 @@ class Classifier:
     width: int
     channels: int
     scores: str = "logits"  # what the model outputs: logits, or capsule_lengths
+    temperature: float = 1.0
+    ood: tuple[str, float] = ("max_probability", 0.0)  # score kind, threshold
+
+    def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, probabilities) for uint8 images (N, H, W, C), both (N, K).
+
+        The graph's probabilities: softmax of logits / T; capsule lengths as they are, since a
+        capsule's length already is the probability that its class is present.
+        """
+        scores, probabilities = self.session.run(None, {self.session.get_inputs()[0].name: images})
+        return scores, probabilities
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Per-class probabilities for uint8 images (N, H, W, C).
+        return self.outputs(images)[1]
 
-        Softmax of logits; capsule lengths as they are, since a capsule's length already is the
-        probability that its class is present (they need not sum to 1).
-        """
-        scores = self.session.run(None, {self.session.get_inputs()[0].name: images})[0]
-        if self.scores == "capsule_lengths":
-            return scores
-        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+    def likeness(self, scores: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """The OOD score per input, (N,); below `ood[1]` means unlike the training data."""
+        return likeness(scores, probabilities, self.ood[0], self.temperature)
 
 
 def load_classifier(path: Path, threads: int = 0) -> Classifier:
@@ -86,7 +98,17 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
-    return Classifier(session, description.classes, height, width, channels, description.scores)
+    ood = (description.ood["score"], float(description.ood["threshold"]))
+    return Classifier(
+        session,
+        description.classes,
+        height,
+        width,
+        channels,
+        description.scores,
+        float(description.temperature),
+        ood,
+    )
 
 
 def _all_tensors(proto) -> Iterator:
@@ -119,14 +141,14 @@ def image_files(inputs: list[Path]) -> Iterator[Path]:
             raise PredictError(f"{item}: no such file or folder")
 
 
-def load_image(path: Path, model: Classifier, invert: str) -> np.ndarray:
-    """Any image as the model's uint8 (H, W, C): its channels, aspect kept and padded."""
+def load_image(path: Path, model: Classifier, invert: str) -> Prepared:
+    """Any image as the model's uint8 (H, W, C), prepared like the dataset (`photos.prepare`)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
                 opened.load()
-                image = _to_model_mode(opened, model.channels == 1)
+                image = ImageOps.exif_transpose(opened)  # a phone's rotation, applied
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PredictError(f"{path}: refused as a decompression bomb ({exc})") from None
     except UnidentifiedImageError:
@@ -135,37 +157,21 @@ def load_image(path: Path, model: Classifier, invert: str) -> np.ndarray:
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise PredictError(f"{path}: damaged image ({exc})") from None
-    grey = model.channels == 1
-    if invert == "always" or (invert == "auto" and grey and _light_background(image)):
-        image = ImageOps.invert(image)  # MNIST-style data: a light object on black
-    if image.size != (model.width, model.height):
-        image = ImageOps.pad(image, (model.width, model.height), color=0)
-    array = np.asarray(image, dtype=np.uint8)
-    return array[..., None] if grey else array
+    return prepare(image, model.height, model.width, model.channels == 1, invert)
 
 
-def _to_model_mode(image: Image.Image, grey: bool) -> Image.Image:
-    """L or RGB; transparent pixels over black (grey data) or white (colour photos)."""
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGB", image.size, (0, 0, 0) if grey else (255, 255, 255))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        image = flat
-    return image.convert("L" if grey else "RGB")
-
-
-def _light_background(image: Image.Image) -> bool:
-    """A border brighter than mid-grey means a dark object on a light background."""
-    pixels = np.asarray(image, dtype=np.float32)
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    return float(border.mean()) > 127.5
+@dataclass(frozen=True)
+class Answer:
+    top: list[tuple[str, float]]  # top-k (label, probability)
+    score: float  # the OOD score; higher is more like the training data
+    unsure: bool  # below the threshold, or nothing stood out from the background
 
 
 def predict(
     paths: list[Path], model: Classifier, top_k: int, invert: str, batch_size: int
-) -> Iterator[tuple[Path, list[tuple[str, float]] | str]]:
-    """For each file: its top-k (label, probability) pairs, or why it failed."""
-    pending: list[tuple[Path, np.ndarray]] = []
+) -> Iterator[tuple[Path, Answer | str]]:
+    """For each file: its answer (top-k, OOD score, unsure), or why it failed."""
+    pending: list[tuple[Path, Prepared]] = []
     for path in paths:
         try:
             pending.append((path, load_image(path, model, invert)))
@@ -180,10 +186,12 @@ def predict(
 def _classify(pending, model: Classifier, top_k: int):
     if not pending:
         return
-    probabilities = model.probabilities(np.stack([array for _, array in pending]))
-    for (path, _), row in zip(pending, probabilities, strict=True):
+    scores, probabilities = model.outputs(np.stack([image.pixels for _, image in pending]))
+    likeness = model.likeness(scores, probabilities)
+    for (path, image), row, score in zip(pending, probabilities, likeness, strict=True):
         best = np.argsort(-row, kind="stable")[:top_k]
-        yield path, [(model.classes[i], float(row[i])) for i in best]
+        top = [(model.classes[i], float(row[i])) for i in best]
+        yield path, Answer(top, float(score), bool(score < model.ood[1] or not image.found))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             print(f"convnets predict: error: {result}", file=sys.stderr)
         elif args.json:
-            labels = [{"label": label, "probability": round(p, 6)} for label, p in result]
-            print(json.dumps({"file": str(path), "top_k": labels}))
+            labels = [{"label": label, "probability": round(p, 6)} for label, p in result.top]
+            row = {"file": str(path), "top_k": labels, "unsure": result.unsure}
+            print(json.dumps(row | {"ood_score": round(result.score, 6)}))
         else:
-            print("\t".join([str(path), *(f"{label} ({p:.1%})" for label, p in result)]))
+            shown = [f"{label} ({p:.1%})" for label, p in result.top]
+            print("\t".join([str(path), *shown, *([UNSURE] if result.unsure else [])]))
     return 1 if failed else 0

@@ -30,7 +30,8 @@ SUBJECTS = {  # what the images show, for the intended-use paragraph
 
 @dataclass(frozen=True)
 class CardInputs:
-    """The artifacts the card reads; calibration and OOD are optional (a section each)."""
+    """The artifacts the card reads. Calibration and OOD come from export's metrics, when it
+    wrote them (a section each)."""
 
     best: Path  # compare's best.json
     evaluations: Path  # folder of evaluate outputs, <variant>/metrics.json and per_class.json
@@ -39,8 +40,6 @@ class CardInputs:
     export_metrics: Path
     benchmark: Path
     onnx: Path  # the shipped fp32 model: its metadata gives the params hash
-    calibration: Path | None = None
-    ood: Path | None = None
 
 
 def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
@@ -69,8 +68,7 @@ def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
         "confusions": worst_pairs(io.read_json(inputs.confusion, producer="compare")),
     }
     for name in ("calibration", "ood"):
-        path = getattr(inputs, name)
-        facts[name] = None if path is None else io.read_json(path, producer=name)
+        facts[name] = export.get(name)  # written by export since temperature scaling
     return facts
 
 

@@ -17,9 +17,9 @@ def render(facts: dict, failures_png: str) -> str:
         _metrics(facts),
     ]
     if facts["calibration"] is not None:
-        parts.append(_json_section("Calibration", facts["calibration"]))
+        parts.append(_calibration(facts["calibration"]))
     if facts["ood"] is not None:
-        parts.append(_json_section("Out-of-distribution inputs", facts["ood"]))
+        parts.append(_ood(facts["ood"]))
     parts += [_shipping(facts), _failures(facts, failures_png), _reproduce()]
     return "\n\n".join(parts) + "\n"
 
@@ -80,9 +80,37 @@ def _metrics(facts: dict) -> str:
     )
 
 
-def _json_section(title: str, values: dict) -> str:
-    rows = [[f"`{key}`", f"`{value}`"] for key, value in sorted(values.items())]
-    return f"## {title}\n\n" + _table(["key", "value"], rows)
+def _calibration(calibration: dict) -> str:
+    """Test ECE (15 equal-width bins) and NLL before and after the fitted temperature."""
+
+    def cell(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4f}"
+
+    before, after = calibration["test"]["before"], calibration["test"]["after"]
+    rows = [
+        ["T = 1", cell(before["ece"]), cell(before["nll"])],
+        [f"T = {calibration['temperature']:.4f}", cell(after["ece"]), cell(after["nll"])],
+    ]
+    return (
+        "## Calibration\n\nThe probabilities the ONNX model outputs are softmax(logits / T), T "
+        "fitted on the validation split; on the test split:\n\n"
+        + _table(["temperature", "ECE (15 bins)", "NLL"], rows)
+    )
+
+
+def _ood(ood: dict) -> str:
+    """Per offline outlier set: AUROC of the chosen score, FPR at 95% TPR, share flagged."""
+    rows = [
+        [name, result["images"], f"{result['auroc'][ood['score']]:.4f}",
+         f"{result['fpr_at_95_tpr']:.4f}", f"{result['flagged_by_predict']:.4f}"]
+        for name, result in ood["sets"].items()
+    ]  # fmt: skip
+    return (
+        f"## Out-of-distribution inputs\n\n`convnets predict` marks an input unsure when its "
+        f"{ood['score']} score is below {ood['threshold']:.4f}, which "
+        f"{ood['test_pass_rate']:.2%} of test images pass:\n\n"
+        + _table(["set", "images", "AUROC", "FPR at 95% TPR", "flagged unsure"], rows)
+    )
 
 
 def _shipping(facts: dict) -> str:

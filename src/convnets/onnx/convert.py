@@ -18,7 +18,7 @@ from torch import nn
 
 from convnets import io
 from convnets.errors import ConvnetsError
-from convnets.onnx.metadata import INPUT, OUTPUT, ModelDescription
+from convnets.onnx.metadata import INPUT, OUTPUT, PROBABILITIES, ModelDescription
 
 OPSET = 17
 
@@ -35,10 +35,31 @@ class RawPixels(nn.Module):
         return self.model(x)  # the model normalizes with its own mean/std buffers
 
 
+class Calibrated(nn.Module):
+    """uint8 (N, H, W, C) -> (scores, probabilities): the exported graph's two outputs.
+
+    Probabilities are softmax(logits / T) with the temperature fitted at export, so any
+    onnxruntime client gets calibrated ones. Capsule lengths pass through as they are: each is
+    already the probability that its class is present (they need not sum to 1, and a softmax
+    over ten lengths in [0, 1] would squash a confident 0.95 to about 0.2).
+    """
+
+    def __init__(self, model: nn.Module, temperature: float, softmax: bool):
+        super().__init__()
+        self.pixels, self.temperature, self.softmax = RawPixels(model), temperature, softmax
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scores = self.pixels(pixels)  # (N, K)
+        if self.softmax:
+            return scores, torch.softmax(scores / self.temperature, dim=1)
+        return scores, scores.clone()
+
+
 def export_onnx(model: nn.Module, description: ModelDescription) -> bytes:
     """The model as ONNX bytes with a dynamic batch axis, described in its metadata_props."""
     height, width, channels = description.shape
-    wrapped = RawPixels(model.eval().cpu())
+    softmax = description.scores == "logits"
+    wrapped = Calibrated(model.eval().cpu(), description.temperature, softmax)
     example = torch.zeros(1, height, width, channels, dtype=torch.uint8)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         # We choose the TorchScript exporter on purpose (see the module docstring).
@@ -51,8 +72,8 @@ def export_onnx(model: nn.Module, description: ModelDescription) -> bytes:
             dynamo=False,
             opset_version=OPSET,
             input_names=[INPUT],
-            output_names=[OUTPUT],
-            dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+            output_names=[OUTPUT, PROBABILITIES],
+            dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}, PROBABILITIES: {0: "batch"}},
             do_constant_folding=True,
         )
         proto = onnx.load(str(path))

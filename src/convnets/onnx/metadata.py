@@ -2,7 +2,8 @@
 
 Export writes these keys into the ONNX file's `metadata_props`; `convnets predict`, the tests and
 any onnxruntime client read them. This module is the one place that names a key, and it imports
-neither torch nor onnx, so `predict` stays light.
+neither torch nor onnx (numpy only, for the out-of-distribution score every client must compute
+the same way), so `predict` stays light.
 
 Values are strings: plain text for names, JSON for lists and mappings.
 """
@@ -11,11 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 INPUT, OUTPUT = "pixels", "logits"  # graph input (uint8 NHWC) and output names
+PROBABILITIES = "probabilities"  # second output: softmax(logits / temperature), or capsule lengths
 SCORE_KINDS = ("logits", "capsule_lengths")  # logits: softmax gives probabilities
+# How "like the training data" an input is, from the outputs; higher is more alike.
+# max_probability: the top calibrated probability (or capsule length); energy: T * logsumexp(z / T)
+OOD_SCORES = ("max_probability", "energy")
 PREFIX = "convnets."
 _TEXT = ("dataset", "variant", "scores", "params_hash")  # stored as plain strings, not JSON
 
@@ -36,6 +44,8 @@ class ModelDescription:
     model: dict[str, Any] = field(default_factory=dict)  # {"name": ..., "options": {...}}
     scores: str = "logits"  # one of SCORE_KINDS; files exported before capsnet say nothing
     params_hash: str = ""
+    temperature: float = 1.0  # fitted on the validation split; folded into PROBABILITIES
+    ood: dict[str, Any] = field(default_factory=dict)  # {"score": OOD_SCORES, "threshold": x}
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -59,13 +69,51 @@ class ModelDescription:
             raw = props.get(PREFIX + name)
             if raw is not None:
                 values[name] = raw if name in _TEXT else _json(name, raw)
-        missing = [PREFIX + n for n in ("classes", "input") if n not in values]
+        required = ("classes", "input", "temperature", "ood")
+        missing = [PREFIX + n for n in required if n not in values]
         if missing:
             raise MetadataError(f"lacks convnets metadata ({', '.join(missing)})")
         description = cls(**values | {"classes": tuple(values["classes"])})
         if description.scores not in SCORE_KINDS:
             raise MetadataError(f"unknown {PREFIX}scores {description.scores!r}")
+        _check_reliability(description)
         return description
+
+
+def likeness(logits: np.ndarray, probabilities: np.ndarray, kind: str, temperature: float):
+    """The out-of-distribution score per input, (N,): higher is more like the training data.
+
+    max_probability: the top of the PROBABILITIES output; energy: T * logsumexp(logits / T), the
+    negative free energy of Liu et al. 2020. An input scoring below `ood["threshold"]` is unsure.
+    """
+    if kind == "max_probability":
+        return np.asarray(probabilities, dtype=np.float64).max(axis=1)
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    top = z.max(axis=1)
+    return temperature * (top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_reliability(description: ModelDescription) -> None:
+    """The temperature and the out-of-distribution threshold: present, numeric and sensible."""
+    t = description.temperature
+    if not _finite(t) or t <= 0:
+        raise MetadataError(f"has a corrupt {PREFIX}temperature {t!r} (a number > 0 expected)")
+    ood = description.ood
+    if not isinstance(ood, dict) or ood.get("score") not in OOD_SCORES:
+        raise MetadataError(
+            f"has a corrupt {PREFIX}ood {ood!r} (expected a score among {list(OOD_SCORES)})"
+        )
+    if not _finite(ood.get("threshold")):
+        raise MetadataError(f"has a corrupt {PREFIX}ood threshold {ood.get('threshold')!r}")
+    if description.scores == "capsule_lengths" and (t != 1 or ood["score"] != "max_probability"):
+        raise MetadataError(
+            f"says capsule lengths with {PREFIX}temperature {t} and {PREFIX}ood score "
+            f"{ood['score']!r}; capsule lengths take temperature 1 and max_probability"
+        )
 
 
 def _json(name: str, raw: str) -> Any:

@@ -23,6 +23,7 @@ from convnets.onnx.metadata import ModelDescription, params_hash
 from convnets.onnx.parity import parity
 from convnets.onnx.quantize import quantize_int8
 from convnets.onnx.sessions import accuracy, onnx_logits, onnx_session
+from convnets.onnx.trust import Trust, assess
 from convnets.runtime import resolve_runtime
 from convnets.versions import library_versions
 
@@ -36,7 +37,7 @@ class Shipment:
     metrics: dict  # parity, accuracies, sizes: reports/export/metrics.json
 
 
-def describe(ckpt: Checkpoint, score_kind: str) -> ModelDescription:
+def describe(ckpt: Checkpoint, score_kind: str, trust: Trust) -> ModelDescription:
     """The metadata an exported file carries: enough to use it with nothing else at hand."""
     channels, height, width = ckpt.input_shape
     return ModelDescription(
@@ -48,16 +49,26 @@ def describe(ckpt: Checkpoint, score_kind: str) -> ModelDescription:
         variant=ckpt.variant,
         model={"name": ckpt.model_name, "options": ckpt.options},
         params_hash=params_hash(ckpt.params),
+        temperature=trust.temperature,
+        ood=trust.ood,
     )
 
 
-def ship(ckpt: Checkpoint, data: PreparedData, cfg: ExportConfig, threads: int) -> Shipment:
+def ship(
+    ckpt: Checkpoint, data: PreparedData, cfg: ExportConfig, threads: int, seed: int = 0
+) -> Shipment:
     """Both models and their metrics, or a ConvnetsError that says which check failed."""
     model = ckpt.build()
-    fp32 = export_onnx(model, describe(ckpt, model.score_kind))
-    check(fp32, "fp32")
     runtime = resolve_runtime("cpu", "fp32", threads)
-    torch_logits = predict_logits(model, to_nchw(data.x_test), runtime).numpy()
+
+    def scores_of(images):  # uint8 NHWC -> (N, K) float32, the one inference path
+        return predict_logits(model, to_nchw(images), runtime).numpy()
+
+    torch_logits = scores_of(data.x_test)
+    softmax = model.score_kind == "logits"
+    trust = assess(scores_of, data, torch_logits, softmax, cfg.ood_images, seed)
+    fp32 = export_onnx(model, describe(ckpt, model.score_kind, trust))
+    check(fp32, "fp32")
     fp32_session = onnx_session(fp32, threads)
     agreement = parity(torch_logits, fp32_session, data.x_test, cfg.parity_atol)
     fp32_accuracy = accuracy(onnx_logits(fp32_session, data.x_test), data.y_test)
@@ -82,6 +93,7 @@ def ship(ckpt: Checkpoint, data: PreparedData, cfg: ExportConfig, threads: int) 
             "onnx_int8": int8_accuracy,
         },
         "int8_drop_points": drop,
+        **trust.metrics,
         "calibration_images": min(cfg.calibration_images, len(data.y_val)),
         "bytes": {"fp32": len(fp32), "int8": len(int8)},
         "torch_threads": torch.get_num_threads(),

@@ -95,3 +95,26 @@ def sanity_table(results) -> str:
         row["verdict"] = result.verdict
         rows.append(row)
     return pd.DataFrame(rows).to_html(index=False, escape=True, border=0)
+
+
+def trust_tables(export: dict) -> list[str]:
+    """Test ECE and NLL before and after the temperature; per OOD set, AUROC and FPR at 95% TPR."""
+    cal, ood = export["calibration"], export["ood"]
+
+    def number(value):
+        return "n/a" if value is None else f"{value:.4f}"
+
+    rows = [
+        {"": when, "ECE (15 bins)": number(v["ece"]), "NLL": number(v["nll"])}
+        for when, v in (("T = 1", cal["test"]["before"]), (f"T = {cal['temperature']:.3f}",
+                         cal["test"]["after"]))
+    ]  # fmt: skip
+    calibration = pd.DataFrame(rows).to_html(index=False, escape=True, border=0)
+    rows = []
+    for name, result in ood["sets"].items():
+        row = {"OOD set": name, "images": result["images"]}
+        row |= {f"AUROC ({k})": f"{v:.3f}" for k, v in result["auroc"].items()}
+        row["FPR at 95% TPR"] = f"{result['fpr_at_95_tpr']:.3f}"
+        row["flagged by predict"] = f"{result['flagged_by_predict']:.3f}"
+        rows.append(row)
+    return [calibration, pd.DataFrame(rows).to_html(index=False, escape=True, border=0)]

@@ -39,6 +39,7 @@ class ReportInputs:
     preview: Path  # augment's preview PNG
     benchmark: Path | None = None  # benchmark JSON, linked when present
     benchmark_plot: Path | None = None
+    export: Path | None = None  # export's metrics JSON (calibration, OOD), shown when present
 
 
 def render_report(
@@ -63,6 +64,10 @@ def render_report(
     capsnet = best_of_model(inputs.checkpoints, data, leaderboard, "capsnet")
     if capsnet is not None:
         builders.append(lambda: build.capsule_section(canvas, capsnet, data))
+    if inputs.export is not None and inputs.export.is_file():
+        export = io.read_json(inputs.export, producer="export")
+        if "calibration" in export:
+            builders.append(lambda: build.trust_section(canvas, export))
     page_sections = [_timed(make) for make in builders]
     inside = f" The inside views show {subject.variant}." if subject else ""
     summary = (

@@ -25,6 +25,7 @@ from convnets.figures import filters, layers
 from convnets.figures import saliency as attribution_visuals
 from convnets.figures.curves import curves_figure
 from convnets.figures.projection import dream_figure, embed_2d, projection_figure
+from convnets.figures.reliability import reliability_figure
 from convnets.figures.samples import class_samples_figure
 from convnets.figures.style import save_figure
 from convnets.models.checkpoint import Checkpoint
@@ -35,7 +36,7 @@ from convnets.report.attribution import (
     saliency,
     smoothgrad,
 )
-from convnets.report.html import benchmark_table, leaderboard_table, sanity_table
+from convnets.report.html import benchmark_table, leaderboard_table, sanity_table, trust_tables
 from convnets.report.inspection import (
     Peaks,
     activations,
@@ -396,4 +397,25 @@ def results_section(canvas: Canvas, results: Results) -> Section:
         section.tables.append(benchmark_table(results.benchmark))
         if results.benchmark_plot is not None:
             section.figures.append(canvas.link(results.benchmark_plot, "Inference benchmark"))
+    return section
+
+
+def trust_section(canvas: Canvas, export: dict) -> Section:
+    """Calibration and the out-of-distribution flag of the exported model (stage export)."""
+    cal, ood = export["calibration"], export["ood"]
+    section = Section(
+        "trust",
+        "Calibrated probabilities and inputs unlike the training data",
+        f"The exported {export['variant']} divides its logits by T = {cal['temperature']:.3f}, "
+        f"fitted on the validation split to minimize NLL, before the softmax of its "
+        f"probabilities output; below, test ECE and NLL before and after. `convnets predict` "
+        f"calls an input unsure when its {ood['score']} score is below {ood['threshold']:.4g} "
+        f"(95% of validation images pass; {ood['test_pass_rate']:.1%} of test images do), or "
+        "when nothing stands out from its background. The OOD sets ship offline with "
+        "scikit-learn (handwritten digits, crops of two photographs) or are generated (noise, "
+        "one-colour images); AUROC uses the test split as the in-distribution side.",
+    )
+    fig = reliability_figure(cal["bins"], f"Reliability of {export['variant']} on the test split")
+    section.figures.append(canvas.save(fig, "reliability.png", "Reliability diagram"))
+    section.tables.extend(trust_tables(export))
     return section

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     data = load_prepared(args.prepared)
     ckpt = load_trained(args.checkpoints / f"{variant}.pt", variant, data)
     seed_everything(params.base.seed, params.base.threads)
-    shipment = ship(ckpt, data, params.export, params.base.threads)
+    shipment = ship(ckpt, data, params.export, params.base.threads, params.base.seed)
     write_model(args.onnx, shipment.fp32)
     write_model(args.int8, shipment.int8)
     io.write_json(args.metrics, shipment.metrics)

@@ -29,8 +29,6 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     add("--export-metrics", type=Path, required=True, help="export's metrics JSON")
     add("--benchmark", type=Path, required=True, help="benchmark JSON")
     add("--onnx", type=Path, required=True, help="the shipped fp32 ONNX model")
-    add("--calibration", type=Path, help="calibration JSON (optional: a section when given)")
-    add("--ood", type=Path, help="out-of-distribution JSON (optional: a section when given)")
     add("--out", type=Path, required=True, help="the card to write (Markdown)")
     add("--failures", type=Path, required=True, help="PNG of the failure examples")
 
@@ -38,7 +36,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: Params) -> None:
     inputs = CardInputs(
         args.best, args.evaluations, args.raw, args.confusion, args.export_metrics,
-        args.benchmark, args.onnx, args.calibration, args.ood,
+        args.benchmark, args.onnx,
     )  # fmt: skip
     facts = gather(inputs, params.export.max_int8_drop)
     data = load_prepared(args.prepared)

@@ -1,0 +1,111 @@
+"""Prepare any picture the way the dataset was made: find the object, crop, scale, centre.
+
+Fashion-MNIST was made from product photos by trimming the background, scaling the longest side
+to 28 pixels and centring. Padding a whole photo instead shrinks an off-centre garment with wide
+margins to a few pixels, and the model then sees nothing it was trained on. So: estimate the
+background from the border, threshold each pixel's difference from it, crop to the bounding box of
+what differs, and pad that to the model's size in the background's colour (which centres it).
+For grey models the cropped picture's levels are stretched so its background is black, as in the
+dataset (after inverting a light background, a photo's paper is dark grey, not black).
+
+An image whose object already spans its width or height is left as it is (only padded to the
+model's aspect and size, as before), and so is one already at the model's size: that is the
+dataset's own format, and the model's answer on it must equal the evaluate path's. An image
+with nothing but background is reported as such, so `predict` can call it unsure.
+
+numpy and Pillow only: `convnets predict` imports this and must start without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+MIN_CONTRAST = 32  # grey levels (0-255) a pixel must differ from the background to be object
+SPREAD = 4.0  # ... or this many median absolute deviations of the border, if larger (noise, JPEG)
+MIN_SHARE = 0.01  # a row or column counts as object when this share (or 1 pixel) differs
+
+
+@dataclass(frozen=True)
+class Prepared:
+    pixels: np.ndarray  # uint8 (H, W, C) at the model's size
+    found: bool  # False: one colour, or (grey models) nothing stands out from the background
+
+
+def prepare(image: Image.Image, height: int, width: int, grey: bool, invert: str) -> Prepared:
+    """A decoded picture (EXIF already applied) as the model's uint8 (H, W, C).
+
+    `invert`: "always", "never", or "auto" (grey models only: invert when the border is light,
+    since MNIST-style data are a light object on black).
+    """
+    image = to_model_mode(image, grey)
+    if invert == "always" or (invert == "auto" and grey and light_background(image)):
+        image = ImageOps.invert(image)
+    pixels = np.asarray(image)
+    background = border_colour(pixels)
+    box = object_box(pixels, background)
+    if box is not None:
+        top, bottom, left, right = box
+        fills = (bottom - top == pixels.shape[0]) or (right - left == pixels.shape[1])
+        if not fills and image.size != (width, height):
+            image = image.crop((left, top, right, bottom))
+            if grey:  # MNIST-style data have a black background: stretch the levels to it
+                image, background = to_black(image, float(background[0])), np.zeros(1)
+    fill = tuple(int(v) for v in background) if not grey else int(background[0])
+    if image.size != (width, height):
+        image = ImageOps.pad(image, (width, height), color=fill)
+    array = np.asarray(image, dtype=np.uint8)
+    # Grey data (MNIST, Fashion-MNIST) are objects on a plain background: nothing standing out
+    # is unlike them. Colour photos (CIFAR-10) often have no plain background: only a picture
+    # of one colour is empty.
+    found = box is not None if grey else float(np.ptp(pixels)) > MIN_CONTRAST
+    return Prepared(array[..., None] if grey else array, found)
+
+
+def to_black(image: Image.Image, background: float) -> Image.Image:
+    """Grey levels mapped so the background is 0 and white stays 255 (a photo's grey paper)."""
+    pixels = np.asarray(image, dtype=np.float32)
+    stretched = (pixels - background) * (255.0 / max(255.0 - background, 1.0))
+    return Image.fromarray(np.clip(np.round(stretched), 0, 255).astype(np.uint8))
+
+
+def to_model_mode(image: Image.Image, grey: bool) -> Image.Image:
+    """L or RGB; transparent pixels over black (grey data) or white (colour photos)."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", image.size, (0, 0, 0) if grey else (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
+    return image.convert("L" if grey else "RGB")
+
+
+def light_background(image: Image.Image) -> bool:
+    """A border brighter than mid-grey means a dark object on a light background."""
+    return float(border_pixels(np.asarray(image, dtype=np.float32)).mean()) > 127.5
+
+
+def border_pixels(pixels: np.ndarray) -> np.ndarray:
+    """The outermost ring of pixels, (K, C) or (K,) for a 2-D image."""
+    return np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+
+
+def border_colour(pixels: np.ndarray) -> np.ndarray:
+    """The background's colour: the per-channel median of the border, shape (C,)."""
+    border = border_pixels(pixels.reshape(*pixels.shape[:2], -1).astype(np.float32))
+    return np.median(border, axis=0)
+
+
+def object_box(pixels: np.ndarray, background: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right), end-exclusive, of what differs from the background, or None."""
+    values = pixels.reshape(*pixels.shape[:2], -1).astype(np.float32)
+    border = border_pixels(values)
+    spread = np.median(np.abs(border - background), axis=0).max()
+    threshold = max(MIN_CONTRAST, SPREAD * float(spread))
+    mask = np.abs(values - background).max(axis=2) > threshold  # (H, W)
+    rows = np.flatnonzero(mask.sum(axis=1) >= max(1.0, MIN_SHARE * mask.shape[1]))
+    cols = np.flatnonzero(mask.sum(axis=0) >= max(1.0, MIN_SHARE * mask.shape[0]))
+    if len(rows) == 0 or len(cols) == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
