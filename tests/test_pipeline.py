@@ -25,6 +25,8 @@ TINY_VARIANTS = {
 
 TINY_REPORT = {"report.patch_images": 100, "report.projection_images": 60, "report.ascent_steps": 4}
 
+MIN_BEST_TEST_ACCURACY = 0.3
+
 pytestmark = pytest.mark.slow
 
 
@@ -39,7 +41,6 @@ def repo(tmp_path_factory):
             "train.epochs": 1,
             "augment.copies": 1,
             "variants": TINY_VARIANTS,
-            "export.max_int8_drop": 100.0,  # one epoch on 270 images: int8 may wobble
             "benchmark.latency_runs": 10,
             "benchmark.throughput_runs": 2,
             "benchmark.batch_sizes": [8],
@@ -65,6 +66,9 @@ def test_repro_writes_every_output(repo):
         assert 0 <= evaluation["test"]["accuracy"] <= 1
     best = json.loads((repo / "models/best.json").read_text())
     assert best["variant"] in TINY_VARIANTS
+    # One epoch (34 steps) on 540 images: 0.42 test accuracy measured here (the MLP); 0.3 is
+    # three times chance (10 classes) with room for another CPU's arithmetic.
+    assert best["test_accuracy"] >= MIN_BEST_TEST_ACCURACY
     export = json.loads((repo / "reports/export/metrics.json").read_text())
     assert export["variant"] == best["variant"] and export["parity"]["argmax_agreement"] == 1
     before, after = export["calibration"]["test"]["before"], export["calibration"]["test"]["after"]
