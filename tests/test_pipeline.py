@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +22,7 @@ from tests.require import require_fashion_mnist
 
 TINY_VARIANTS = {
     "mlp": {"model": "mlp", "options": {"hidden": [32]}},
-    "cnn": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
+    "cnn": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}, "epochs": 1},
     "vgg": {"model": "vgg", "options": {"widths": [4, 8], "convs_per_stage": 1}},
     "resnet": {"model": "resnet", "options": {"widths": [4, 8], "blocks_per_stage": 1}},
 }
@@ -222,13 +226,36 @@ def test_exp_run_adds_a_capsnet_variant_and_exp_show_lists_it(repo, tmp_path):
     assert '<section id="capsules">' in (repo / "reports/index.html").read_text()
 
 
-def test_a_ruinous_int8_calibration_trips_the_gate(repo, tmp_path):
-    """Activation ranges measured on a single image clip every other image's: int8 must lose
-    more than the default 0.5 points, and the export stage must fail writing neither file."""
+# Imported by every Python process with its folder on PYTHONPATH: in `convnets export` alone,
+# int8 calibration sees one all-black image, so its activation ranges clip every real image.
+BLACK_CALIBRATION = """
+import sys
+if sys.argv[0].endswith("convnets") and sys.argv[1:2] == ["export"]:
+    import numpy as np
+    from convnets.onnx import shipping
+    real = shipping.quantize_int8
+    shipping.quantize_int8 = lambda fp32, images: real(fp32, np.zeros_like(images[:1]))
+"""
+
+
+def test_a_ruinous_int8_calibration_trips_the_gate_through_dvc_repro(repo, tmp_path):
+    """The gate is on at its default in every run; a calibration that ruins int8 must trip it,
+    and the export stage must fail saying so, writing neither model."""
     clone = clone_run(repo, tmp_path / "clone")
-    set_params(clone, **{"export.calibration_images": 1, "export.max_int8_drop": 0.5})
-    result = dvc(clone, "repro", "export", check=False)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(BLACK_CALIBRATION)
+    bin_dir = str(Path(sys.executable).parent)
+    env = os.environ | {
+        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [os.path.join(bin_dir, "dvc"), "repro", "--force", "--single-item", "export"],
+        cwd=clone, env=env, capture_output=True, text=True,
+    )  # fmt: skip
     assert result.returncode != 0
     assert "points below fp32" in result.stdout + result.stderr
+    assert "export.max_int8_drop allows 0.5" in result.stdout + result.stderr
     assert not (clone / "models/best.int8.onnx").exists()
     assert not (clone / "models/best.onnx").exists()
