@@ -87,8 +87,8 @@ def test_repro_writes_every_output(repo):
 
 
 SUMMARY_FILES = {"reports/summary/variants.json", "reports/summary/shipped.json"}
-# best, best_val, best_test; val, test and f1 per variant; int8_test, int8_drop, ort_speedup
-SUMMARY_KEYS = 3 + 3 * len(TINY_VARIANTS) + 3  # 18 columns of metrics in `dvc exp show`
+# best, best_val, best_test; val, test and f1 per variant; int8_test, ort_speedup
+SUMMARY_KEYS = 3 + 3 * len(TINY_VARIANTS) + 2  # 17 columns of metrics in `dvc exp show`
 
 
 def _flat_keys(data: dict, prefix: str = "") -> list[str]:

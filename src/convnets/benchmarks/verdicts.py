@@ -34,6 +34,5 @@ def headline(engines: dict[str, dict], ratios: dict[str, float]) -> dict[str, fl
     """What `dvc exp show` shows of the shipped model: int8 accuracy and onnxruntime's speed-up."""
     return {
         "int8_test": engines["onnxruntime_int8"]["test_accuracy"],
-        "int8_drop": ratios["int8_accuracy_drop_points"],
         "ort_speedup": ratios["onnx_fp32_over_pytorch_batch1"],
     }
