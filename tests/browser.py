@@ -21,6 +21,7 @@ REPORT_SECTIONS = (
     "features",
     "maximization",
     "results",
+    "trust",  # calibration and out-of-distribution: present once export has written them
 )
 
 # Records script errors, failed resource loads and console.error calls from the first moment,
