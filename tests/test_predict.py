@@ -95,26 +95,26 @@ def top_label(capsys, image: Path, model: Path, *options: str) -> str:
 
 
 def test_light_background_is_inverted_to_the_right_class(model, pngs, tmp_path, capsys):
-    """A light-background photo of image 0 (dark square on white, another size, RGB JPEG):
-    `--invert auto` restores MNIST polarity and finds the true quadrant; `--invert never`
-    shows the model the wrong polarity, where the square is the one dark quadrant."""
+    """A light-background picture of image 0 (dark square on white, RGB JPEG, at the model's
+    size, so that the crop to the object, which would centre the square and lose its quadrant,
+    leaves it as it is): `--invert auto` restores MNIST polarity and finds the true quadrant;
+    `--invert never` shows the model the wrong polarity, where the square is the dark one."""
     _, path = model
     folder, images, truth = pngs
     light = tmp_path / "light.jpg"
-    Image.fromarray(255 - images[0, ..., 0]).resize((100, 60)).convert("RGB").save(light)
+    Image.fromarray(255 - images[0, ..., 0]).convert("RGB").save(light, quality=95)
     assert top_label(capsys, folder / "00.png", path) == truth[0]
     assert top_label(capsys, light, path, "--invert", "auto") == truth[0]
     assert top_label(capsys, light, path, "--invert", "never") != truth[0]
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".webp", ".png"])
-def test_every_common_format_size_and_mode_gives_the_true_label(
-    suffix, model, pngs, tmp_path, capsys
-):
-    """Image 1, resized and saved as RGB in `suffix`'s format and as RGBA PNG: both true."""
+def test_every_common_format_and_mode_gives_the_true_label(suffix, model, pngs, tmp_path, capsys):
+    """Image 1 saved as RGB in `suffix`'s format and as RGBA PNG: both true. (At the model's
+    size: a crop to the object would centre the quadrant's square; photos.py is tested apart.)"""
     _, path = model
     _, images, truth = pngs
-    picture = Image.fromarray(images[1, ..., 0]).resize((90, 45)).convert("RGB")
+    picture = Image.fromarray(images[1, ..., 0]).convert("RGB")
     target = tmp_path / f"wide{suffix}"
     picture.save(target)
     rgba = tmp_path / "transparent.png"
