@@ -85,6 +85,7 @@ def test_missing_key_and_missing_group_are_named():
     assert any("missing key 'download'" in line for line in lines)
 
 
+@pytest.mark.slow  # spawns a process
 def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(with_value("prepare.val_fraction", 2)))

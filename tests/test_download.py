@@ -222,6 +222,7 @@ def test_hostile_tar_members_are_refused(which, mirror, tmp_path):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow  # spawns a process
 def test_killed_download_leaves_nothing_trusted_and_rerun_succeeds(tiny_idx, mirror, tmp_path):
     base = mirror.serve_folder("m", tiny_idx.folder)
     name = "train-images-idx3-ubyte.gz"

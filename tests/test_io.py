@@ -55,6 +55,7 @@ except ConvnetsError as exc:
 """
 
 
+@pytest.mark.slow  # spawns a process
 def test_write_failing_in_the_kernel_keeps_old_npz_byte_for_byte(tmp_path):
     """A real failed write(2), not a patched one: the file-size limit makes the kernel refuse."""
     target = tmp_path / "prepared.npz"

@@ -8,6 +8,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from convnets.cli import COMMANDS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "convnets"
@@ -55,6 +57,7 @@ def _imported_after(argv: list[str]) -> set[str]:
     return set(result.stdout.split())
 
 
+@pytest.mark.slow  # spawns processes
 def test_help_imports_no_stage_and_download_no_torch():
     top = _imported_after(["--help"])
     assert not {m for m in top if m.startswith("convnets.stages")}

@@ -92,6 +92,7 @@ for _ in range(3):
 """
 
 
+@pytest.mark.slow  # spawns a process
 def test_a_narrow_resnet_trains_channels_last_without_crashing():
     """Its shortcut once ran a strided 1x1 conv whose backward killed the process (heap
     corruption) on an AVX2-only CPU; a child process, so a crash fails this test alone."""

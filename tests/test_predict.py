@@ -123,6 +123,7 @@ def test_every_common_format_and_mode_gives_the_true_label(suffix, model, pngs, 
     assert top_label(capsys, rgba, path) == truth[1]
 
 
+@pytest.mark.slow  # spawns a process
 def test_predict_never_imports_torch(model, pngs):
     _, path = model
     folder, *_ = pngs
