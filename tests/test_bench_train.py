@@ -12,7 +12,9 @@ import yaml
 from convnets.benchmarks import throughput
 from convnets.cli import main
 from convnets.data.prepared import make_splits, save_prepared
-from convnets.runtime import resolve_runtime
+from convnets.runtime import cpu_has_bf16, resolve_runtime
+from convnets.training import speed
+from convnets.training.precision import PRECISIONS
 from tests.conftest import ROOT
 from tests.fakes import idx_bytes, quadrant_images
 
@@ -36,16 +38,20 @@ def test_bench_train_reports_every_variant_and_the_tutorial_ratio(tmp_path, monk
     params["train"]["batch_size"] = 8
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONVNETS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "bench.json"
     argv = ["bench-train", "--raw", "raw", "--prepared", "p.npz", "--out", str(out)]
     assert main([*argv, "--steps", "3", "--warmup", "1"]) == 0
     report = json.loads(out.read_text())
     assert set(report["variants"]) == set(TINY)
-    auto = resolve_runtime("cpu", "auto", 1).precision
     for table in report["variants"].values():
-        assert table["auto"] == auto and table["faster"] in table
-        row = table["fp32"]
-        assert row["share_of_ceiling"] == pytest.approx(row["ours"] / row["ceiling"])
+        assert table["faster"] in PRECISIONS and set(PRECISIONS) <= set(table)
+        assert table["auto_is_faster"] == (table["auto"]["precision"] == table["faster"])
+        if not cpu_has_bf16():  # emulated bf16 is never chosen, whatever it measured
+            assert table["auto"]["precision"] == "fp32" and not table["auto"]["images_per_second"]
+        for precision in PRECISIONS:
+            row = table[precision]
+            assert row["share_of_ceiling"] == pytest.approx(row["ours"] / row["ceiling"])
     assert report["variants"]["mlp"]["batch_augment"] is False
     assert report["variants"]["cnn"]["batch_augment"] is True
     comparison = report["tutorial_comparison"]
@@ -58,25 +64,25 @@ def test_bench_train_reports_every_variant_and_the_tutorial_ratio(tmp_path, monk
 def test_the_ceiling_steps_on_one_resident_batch_and_the_table_picks_the_faster(monkeypatch):
     seen = []
     monkeypatch.setattr(
-        throughput, "train_step", lambda net, opt, x, y, rt, ls: seen.append(x.data_ptr())
+        speed, "train_step", lambda net, opt, x, y, rt, ls: seen.append(x.data_ptr())
     )
     images = torch.zeros(40, 1, 8, 8, dtype=torch.uint8)
     labels = torch.zeros(40, dtype=torch.int64)
     runtime = resolve_runtime("cpu", "fp32", 1)
     model = torch.nn.Linear(1, 1)
-    throughput.ceiling(model, images, labels, runtime, 8, steps=4, warmup=1)
+    speed.resident_batch_rate(model, images, labels, runtime, 8, steps=4, warmup=1)
     assert len(seen) == 5 and len(set(seen)) == 1  # the same tensor every step
 
     rates = {"fp32": [100.0, 200.0], "bf16": [150.0, 160.0]}  # ours, ceiling per precision
 
     def fake(kind):
         def measure(model, images, labels, runtime, *args):
-            return throughput.Throughput(rates[runtime.precision][kind], 1.0, 1)
+            return speed.Throughput(rates[runtime.precision][kind], 1.0, 1)
 
         return measure
 
     monkeypatch.setattr(throughput, "ours", fake(0))
-    monkeypatch.setattr(throughput, "ceiling", fake(1))
+    monkeypatch.setattr(throughput, "resident_batch_rate", fake(1))
     runtimes = {"fp32": runtime, "bf16": runtime.__class__(runtime.device, "bf16", 1)}
     table = throughput.precision_table(lambda: model, images, labels, runtimes, 8, None, 1, 0)
     assert table["faster"] == "bf16"

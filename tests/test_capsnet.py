@@ -114,7 +114,7 @@ def trained():
         (nchw(x), torch.from_numpy(y)),
         (nchw(xv), torch.from_numpy(yv)),
         settings(epochs=3, batch_augment=None, optimizer="adamw", lr=0.01),
-        resolve_runtime("cpu", "auto", 1),
+        resolve_runtime("cpu", "fp32", 1),
         World(),
         seed=0,
     )

@@ -1,12 +1,15 @@
 """Where and how tensors run: device, precision, threads, seeds, and the batch layout.
 
-Training runs channels_last, with bf16 autocast where the hardware computes bf16 natively;
-`convnets bench-train` measures what that path gives on the machine at hand.
+Training runs channels_last, in fp32 or with bf16 autocast; `train.precision: auto` takes the
+faster of the two for each model (convnets.training.precision), and `convnets bench-train`
+measures both on the machine at hand.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 import random
 from dataclasses import dataclass
 from functools import cache
@@ -39,34 +42,71 @@ class Runtime:
         return {"device": str(self.device), "precision": self.precision, "threads": self.threads}
 
 
-@cache
 def cpu_has_bf16() -> bool:
     """True where the CPU computes bf16 natively (AVX512-BF16 or AMX); emulation is slower."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags()))
+
+
+@cache
+def cpu_flags() -> list[str]:
+    """The CPU features that decide which kernels run (VNNI for int8, BF16, AMX)."""
+    flags = _cpuinfo().get("flags", "").split()
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+    return [flag for flag in wanted if flag in flags]
+
+
+def machine() -> dict:
+    """What decides how fast a kernel runs here: the CPU, its features, oneDNN's cap, torch."""
+    return {
+        "cpu": _cpuinfo().get("model name", platform.machine()),
+        "flags": cpu_flags(),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+        "torch": torch.__version__,
+    }
+
+
+@cache
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's entries of /proc/cpuinfo ({} where there is none)."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return {}
+    entries = (line.split(":", 1) for line in text.split("\n\n")[0].splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in entries}
 
 
-def resolve_runtime(device: str, precision: str, threads: int) -> Runtime:
-    """Turn the `auto` settings into concrete ones, and refuse ones this machine cannot do."""
-    if device == "cuda" and not torch.cuda.is_available():
+def resolve_device(setting: str) -> torch.device:
+    """`base.device` as a torch device: `auto` is CUDA where there is one, else the CPU."""
+    if setting == "cuda" and not torch.cuda.is_available():
         raise ConvnetsError(
             "base.device is 'cuda' but no CUDA device is available. "
             "Fix: `dvc exp run -S base.device=auto` (or cpu)."
         )
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    chosen = torch.device(device)
-    bf16_ok = torch.cuda.is_bf16_supported() if chosen.type == "cuda" else cpu_has_bf16()
-    if precision == "bf16" and not bf16_ok:
+    if setting == "auto":
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(setting)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """True where `device` computes bf16 in hardware; elsewhere bf16 is emulated and slower."""
+    return torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16()
+
+
+def resolve_runtime(device: str, precision: str, threads: int) -> Runtime:
+    """A runtime in a concrete precision (fp32 or bf16), refusing bf16 where it is emulated.
+
+    `train.precision: auto` is decided per model by `convnets.training.precision`.
+    """
+    chosen = resolve_device(device)
+    if precision == "bf16" and not native_bf16(chosen):
         raise ConvnetsError(
             f"train.precision is 'bf16' but this {chosen.type} has no native bf16. "
             "Fix: `dvc exp run -S train.precision=auto` (or fp32)."
         )
-    resolved = "bf16" if precision == "bf16" or (precision == "auto" and bf16_ok) else "fp32"
-    return Runtime(chosen, resolved, threads)
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16 here, not {precision!r}")
+    return Runtime(chosen, precision, threads)
 
 
 def seed_everything(seed: int, threads: int) -> None:

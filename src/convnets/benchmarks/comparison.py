@@ -8,10 +8,11 @@ from pathlib import Path
 
 import torch
 
-from convnets.benchmarks.engines import cpu_flags, measure, onnx_engine, torch_engine
+from convnets.benchmarks.engines import measure, onnx_engine, torch_engine
 from convnets.benchmarks.verdicts import judge
 from convnets.config import BenchmarkConfig
 from convnets.data.prepared import PreparedData
+from convnets.runtime import cpu_flags
 from convnets.versions import library_versions
 
 log = logging.getLogger(__name__)

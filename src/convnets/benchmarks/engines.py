@@ -98,17 +98,3 @@ def measure(
         },
         test_accuracy=float((logits.argmax(1) == labels).mean()),
     )
-
-
-def cpu_flags() -> list[str]:
-    """The CPU features that decide which kernels run (VNNI for int8, BF16, AMX)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next(
-        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")),
-        [],
-    )
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
-    return [flag for flag in wanted if flag in flags]

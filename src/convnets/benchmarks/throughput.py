@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,7 +22,8 @@ from torch import nn
 
 from convnets.data.augmentation import AugmentSettings, augment_batch
 from convnets.runtime import Runtime
-from convnets.training.loop import Objective, train_step
+from convnets.training.loop import train_step
+from convnets.training.speed import Throughput, resident_batch_rate, time_steps, trainable
 
 # torchvision's FashionMNIST reads these uncompressed upstream files from <root>/FashionMNIST/raw.
 _RAW_FILES = (
@@ -33,13 +32,6 @@ _RAW_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-
-
-@dataclass(frozen=True)
-class Throughput:
-    images_per_second: float
-    seconds: float
-    steps: int
 
 
 def ours(
@@ -53,7 +45,7 @@ def ours(
     augment: AugmentSettings | None = None,
 ) -> Throughput:
     """Slices of in-memory uint8 tensors, augmented as `fit` does, through its training step."""
-    net, optimizer = _trainable(model, runtime)
+    net, optimizer = trainable(model, runtime)
     generator = torch.Generator().manual_seed(0)
     order = torch.randperm(len(labels), generator=generator)
 
@@ -65,29 +57,7 @@ def ours(
             x = augment_batch(x, augment, generator)
         train_step(net, optimizer, x, labels[index], runtime, 0.0)
 
-    return _time(step, steps, warmup, batch_size)
-
-
-def ceiling(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    runtime: Runtime,
-    batch_size: int,
-    steps: int,
-    warmup: int,
-) -> Throughput:
-    """The compute-only ceiling: the same step on one resident batch, nothing sliced or drawn."""
-    net, optimizer = _trainable(model, runtime)
-    x, y = images[:batch_size].contiguous(), labels[:batch_size].contiguous()
-    return _time(
-        lambda i: train_step(net, optimizer, x, y, runtime, 0.0), steps, warmup, batch_size
-    )
-
-
-def _trainable(model: nn.Module, runtime: Runtime) -> tuple[nn.Module, torch.optim.Optimizer]:
-    model.to(runtime.device, memory_format=torch.channels_last).train()
-    return Objective(model), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return time_steps(step, steps, warmup, batch_size)
 
 
 def precision_table(
@@ -107,7 +77,7 @@ def precision_table(
     table: dict = {}
     for precision, runtime in runtimes.items():
         path = ours(fresh_model(), images, labels, runtime, batch_size, steps, warmup, augment)
-        top = ceiling(fresh_model(), images, labels, runtime, batch_size, steps, warmup)
+        top = resident_batch_rate(fresh_model(), images, labels, runtime, batch_size, steps, warmup)
         table[precision] = {
             "ours": path.images_per_second,
             "ceiling": top.images_per_second,
@@ -150,20 +120,10 @@ def theirs(
             loss.backward()
             optimizer.step()
 
-        return _time(step, steps, warmup, batch_size)
+        return time_steps(step, steps, warmup, batch_size)
 
 
 def _link_raw_files(raw_dir: Path, target: Path) -> None:
     target.mkdir(parents=True)
     for name in _RAW_FILES:
         os.symlink((raw_dir / name).resolve(), target / name)
-
-
-def _time(step, steps: int, warmup: int, batch_size: int) -> Throughput:
-    for i in range(warmup):
-        step(i)
-    start = time.perf_counter()
-    for i in range(warmup, warmup + steps):
-        step(i)
-    seconds = time.perf_counter() - start
-    return Throughput(steps * batch_size / seconds, seconds, steps)

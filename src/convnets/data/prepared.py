@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from convnets import io
 from convnets.errors import ConvnetsError
@@ -79,6 +78,10 @@ def make_splits(
             f"and {len(y) - n_val} for training; each needs at least one image per class "
             f"({len(classes)}). Fix: raise prepare.subset or choose a val_fraction nearer 0.5."
         )
+    # Imported here, not at the top: every stage loads prepared data, only prepare splits it,
+    # and scikit-learn's import costs seconds per stage process.
+    from sklearn.model_selection import train_test_split
+
     x_train, x_val, y_train, y_val = train_test_split(
         x, y, test_size=n_val, stratify=y, random_state=seed, shuffle=True
     )

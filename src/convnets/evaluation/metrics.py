@@ -7,7 +7,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 ScoreLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -28,6 +27,10 @@ def classification_metrics(
     score_loss: ScoreLoss = F.cross_entropy,
 ) -> dict:
     """Accuracy, loss and macro F1, plus precision, recall and F1 for each class."""
+    # Imported here: training imports this module for `loss_and_accuracy` every epoch and
+    # should not pay scikit-learn's seconds of import time in every train stage.
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
     loss, accuracy = loss_and_accuracy(logits, labels, score_loss)
     predicted = logits.argmax(dim=1).numpy()
     truth = labels.numpy()

@@ -14,10 +14,10 @@ from convnets import io
 from convnets.config import Params
 from convnets.data.prepared import load_augmented, load_prepared
 from convnets.models.checkpoint import save_checkpoint
-from convnets.runtime import resolve_runtime, seed_everything
+from convnets.runtime import resolve_device, seed_everything
 from convnets.training.distributed import init_world
 from convnets.training.loop import EpochStats
-from convnets.training.trainer import timing, train_variant
+from convnets.training.trainer import choose_runtime, timing, train_variant
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,12 +32,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params: Params) -> None:
     params.training(args.variant)  # an unknown variant fails here, before any work
-    runtime = resolve_runtime(params.base.device, params.train.precision, params.base.threads)
-    world = init_world(runtime.device)
+    device = resolve_device(params.base.device)
+    world = init_world(device)
     try:
         seed_everything(params.base.seed, params.base.threads)
         data = load_prepared(args.prepared)
         train_split = load_augmented(args.augmented, like=data)
+        runtime, choice = choose_runtime(args.variant, params, data, device, world)
         live = Live(str(args.live), dvcyaml=False, save_dvc_exp=False) if world.is_main else None
         on_epoch = (lambda stats: _log_epoch(live, stats)) if live else (lambda stats: None)
         trained = train_variant(args.variant, params, data, train_split, runtime, world, on_epoch)
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
         save_checkpoint(args.checkpoint, trained.checkpoint)
         live.summary["best"] = trained.checkpoint.metrics  # the kept epoch's, beside the last's
         live.end()
-        io.write_json(args.timing, timing(trained.result))
+        io.write_json(args.timing, timing(trained.result) | {"precision": choice.describe()})
 
 
 def _log_epoch(live: Live, stats: EpochStats) -> None:

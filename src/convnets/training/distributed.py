@@ -32,6 +32,14 @@ class World:
         device_ids = [self.local_rank] if next(model.parameters()).is_cuda else None
         return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
+    def from_main(self, value):
+        """Rank 0's `value` on every rank (`value` itself in a world of one)."""
+        if self.size == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def close(self) -> None:
         if self.size > 1 and dist.is_initialized():
             dist.destroy_process_group()

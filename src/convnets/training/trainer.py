@@ -22,9 +22,11 @@ from convnets.models.base import ImageClassifier
 from convnets.models.checkpoint import Checkpoint
 from convnets.models.complexity import count_parameters
 from convnets.models.registry import create_model
-from convnets.runtime import Runtime
+from convnets.runtime import Runtime, machine, native_bf16
 from convnets.training.distributed import World
 from convnets.training.loop import EpochStats, FitResult, TrainSettings, fit
+from convnets.training.precision import PrecisionChoice, cache_file, choose_precision, probe_key
+from convnets.training.speed import resident_batch_rate
 from convnets.versions import library_versions
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,45 @@ def build_model(variant: VariantConfig, data: PreparedData) -> ImageClassifier:
     mean, std = channel_stats(data.x_train)
     model.set_normalization(mean, std)
     return model
+
+
+# The precision probe: enough steps to rank fp32 against bf16, a few seconds per model.
+PROBE_STEPS = 8
+PROBE_WARMUP = 3
+
+
+def choose_runtime(
+    name: str, params: Params, data: PreparedData, device: torch.device, world: World
+) -> tuple[Runtime, PrecisionChoice]:
+    """The runtime variant `name` trains in: `train.precision`, with `auto` measured per model.
+
+    Rank 0 decides and every rank follows, so DDP ranks never mix precisions.
+    """
+    variant, recipe, threads = params.variant(name), params.training(name), params.base.threads
+
+    def measure(precision: str) -> float:
+        with torch.random.fork_rng():  # measuring must not move training's random stream
+            model = build_model(variant, data)
+            images = to_nchw(data.x_train[: recipe.batch_size])
+            labels = torch.from_numpy(data.y_train[: recipe.batch_size])
+            runtime = Runtime(device, precision, threads)
+            rate = resident_batch_rate(
+                model, images, labels, runtime, len(labels), PROBE_STEPS, PROBE_WARMUP
+            )
+        return rate.images_per_second
+
+    key = probe_key(
+        machine() | {"device": str(device), "threads": threads},
+        {"model": variant.model, "options": variant.options, "input": data.input_shape,
+         "classes": len(data.classes), "batch_size": recipe.batch_size},
+    )  # fmt: skip
+    choice = None
+    if world.is_main:
+        choice = choose_precision(
+            params.train.precision, native_bf16(device), key, measure, cache_file()
+        )
+    choice = world.from_main(choice)
+    return Runtime(device, choice.precision, threads), choice
 
 
 @dataclass(frozen=True)
