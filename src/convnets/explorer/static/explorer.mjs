@@ -60,14 +60,14 @@ function drawn() {
 async function update(input) {
   pending = input;
   if (running) return;
-  running = true;
+  running = state.busy = true;
   while (pending) {
     const next = pending;
     pending = null;
     const result = await infer(model, next.pixels);
     show(next, result);
   }
-  running = false;
+  running = state.busy = false;
 }
 
 function show(input, result) {
