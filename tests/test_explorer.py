@@ -20,8 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
+from onnx import external_data_helper
 from PIL import Image
 
 from convnets.explorer.graph import with_feature_maps
@@ -350,20 +352,40 @@ def test_bad_uploads_are_refused_and_the_page_keeps_working(browser, fashion, tm
 
 
 @pytest.mark.slow
-def test_missing_or_corrupt_model_says_so_and_how_to_fix_it(browser, tmp_path):
+def test_missing_corrupt_or_external_model_says_so_and_how_to_fix_it(browser, tmp_path):
     site = tiny_site(tmp_path / "site", channels=1, size=28)
-    (site / "model/explorer.onnx").write_bytes(b"\x08\x07garbage" * 100)
-    with visiting(browser, site) as visit:
-        visit.page.wait_for_function("explorer.message", timeout=60000)
-        assert (
-            "corrupt" in visit.state()["message"] and "dvc repro export" in visit.state()["message"]
-        )
-    (site / "model/explorer.onnx").unlink()
-    with visiting(browser, site) as visit:
-        visit.page.wait_for_function("explorer.message", timeout=60000)
-        assert (
-            "missing" in visit.state()["message"] and "dvc repro export" in visit.state()["message"]
-        )
+    model = site / "model/explorer.onnx"
+    external = onnx.load(str(model))
+    external_data_helper.convert_model_to_external_data(
+        external, location="w.bin", size_threshold=0
+    )
+    cases = [
+        (b"\x08\x07garbage" * 100, "corrupt"),
+        (external.SerializeToString(), "external data"),
+        (None, "missing"),
+    ]
+    for content, words in cases:
+        model.unlink(missing_ok=True)
+        if content is not None:
+            model.write_bytes(content)
+        with visiting(browser, site) as visit:
+            visit.page.wait_for_function("explorer.message", timeout=60000)
+            message = visit.state()["message"]
+            assert words in message and "dvc repro export" in message
+            assert visit.outside == []
+
+
+def test_stage_refuses_a_corrupt_model_naming_the_fix(tmp_path, capsys):
+    from tests.conftest import run_stage
+
+    (tmp_path / "best.onnx").write_bytes(b"not a model")
+    code = run_stage(
+        "explorer", "--params", str(ROOT / "params.yaml"), "--onnx", str(tmp_path / "best.onnx"),
+        "--prepared", "p.npz", "--export-metrics", "m.json", "--runtime", "r.mjs",
+        "--out", str(tmp_path / "site"),
+    )  # fmt: skip
+    assert code == 1 and "dvc repro export" in capsys.readouterr().err
+    assert not (tmp_path / "site").exists()
 
 
 @pytest.mark.slow

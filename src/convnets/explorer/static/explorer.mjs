@@ -51,9 +51,10 @@ async function main() {
 }
 
 function drawn() {
+  const t = performance.now(); // the update's clock starts before preparing the drawing
   const [h, w, c] = model.shape;
   const img = toModelMode(sketch.rgba(), sketch.canvas.width, sketch.canvas.height, c === 1);
-  return { ...prepare(img, h, w, c === 1, "never"), source: "drawing" };
+  return { ...prepare(img, h, w, c === 1, "never"), source: "drawing", t };
 }
 
 /** Run the model on `input` ({pixels, source}); calls while one runs coalesce to the last. */
@@ -63,6 +64,7 @@ async function update(input) {
   running = state.busy = true;
   while (pending) {
     const next = pending;
+    next.t ??= performance.now();
     pending = null;
     const result = await infer(model, next.pixels);
     show(next, result);
@@ -91,6 +93,9 @@ function show(input, result) {
   $("seen").getContext("2d").putImageData(rgba, 0, 0);
   layers.show(result.maps);
   runKnobs();
+  const whole = performance.now() - input.t; // prepare + model + bars, maps and knobs drawn
+  state.updateTimings = [...(state.updateTimings || []), whole];
+  $("timing").textContent += `; whole update ${whole.toFixed(1)} ms (prepare, model, drawing)`;
   state.ready = true;
 }
 
