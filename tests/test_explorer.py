@@ -271,6 +271,8 @@ def test_conv_feature_maps_and_prepared_uploads_equal_python(browser, fashion, t
         np.testing.assert_allclose(got.reshape(expected.shape), expected, atol=TOLERANCE, rtol=0)
         visit.page.locator(".layer canvas").first.click()  # conv 1, channel 0: filter, patches
         assert visit.page.locator("#detail canvas.filter").count() == 1
+        visit.page.wait_for_selector("#detail canvas.patches[data-loaded]")
+        assert visit.page.get_attribute("#detail canvas.patches", "data-loaded") == "yes"
         assert visit.errors == [] and visit.failed == [] and visit.outside == []
 
 
@@ -403,3 +405,11 @@ def test_colour_model_takes_uploads_and_test_images_but_no_drawing(browser, tmp_
         np.testing.assert_allclose(state["probabilities"], probabilities, atol=TOLERANCE)
         state = visit.after(lambda: visit.page.click("#next"))
         assert state["source"] == "test image 2" and visit.errors == []
+
+
+@pytest.mark.slow  # spawns processes
+def test_explore_and_the_explorer_stage_import_no_torch():
+    from tests.test_layout import _imported_after
+
+    for command in ("explore", "explorer"):
+        assert "torch" not in _imported_after([command, "--help"]), command

@@ -95,7 +95,14 @@ export class LayerView {
     canvas.className = "patches";
     canvas.style.width = `${9 * 48}px`;
     canvas.style.height = "48px";
-    sprite.onload = () => canvas.getContext("2d").drawImage(sprite, 0, channel * cell, 9 * cell, cell, 0, 0, 9 * cell, cell);
+    sprite.onload = () => {
+      canvas.getContext("2d").drawImage(sprite, 0, channel * cell, 9 * cell, cell, 0, 0, 9 * cell, cell);
+      canvas.dataset.loaded = "yes";
+    };
+    sprite.onerror = () => {
+      canvas.dataset.loaded = "failed";
+      box.querySelector("p").textContent = `${layer.patches} did not load: rebuild with \`dvc repro explorer\``;
+    };
     box.append(canvas);
     return box;
   }
