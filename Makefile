@@ -16,7 +16,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup repro test test-fast lint
 
-setup: $(STAMP) $(FASHION)
+setup: $(STAMP) $(FASHION) node_modules/.package-lock.json
 
 # The real Fashion-MNIST, offline, from Debian (payload checksums verified by the download stage).
 $(FASHION):
@@ -27,6 +27,12 @@ $(FASHION):
 $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q chromium
+
+# onnxruntime-web, pinned by package-lock.json, for the explorer site (reports/explorer).
+node_modules/.package-lock.json: package.json package-lock.json
+	command -v npm >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q nodejs npm)
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

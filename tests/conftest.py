@@ -10,7 +10,7 @@ import yaml
 
 from convnets.data.prepared import PreparedData, save_augmented, save_prepared
 from tests.fakes import Mirror, TinyIdx, make_tiny_idx, quadrant_images, serving
-from tests.repos import mnist_repo, private_mirror  # noqa: F401  (session fixtures)
+from tests.repos import fashion_repo, mnist_repo, private_mirror  # noqa: F401  (session fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")

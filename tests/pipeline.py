@@ -33,6 +33,8 @@ def copy_repo(dest: Path) -> Path:
             shutil.copy2(source, dest / name)
     for stale in ("dvc.lock",):  # the copy must run every stage itself
         (dest / stale).unlink(missing_ok=True)
+    if (ROOT / "node_modules").is_dir():  # npm's onnxruntime-web, for the explorer stage
+        (dest / "node_modules").symlink_to(ROOT / "node_modules")
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "copy for a test")

@@ -16,6 +16,7 @@ import pytest
 
 from tests.fakes import Mirror, TinyCifar, TinyIdx, make_tiny_cifar, make_tiny_idx, serving
 from tests.pipeline import copy_repo, dvc, set_params
+from tests.require import require_fashion_mnist
 
 # Two epochs of two tiny models and a token benchmark: every stage runs, in seconds. Batches
 # of 16 give ~45 optimizer steps, enough to learn the fakes' bar positions (tests/fakes.py).
@@ -92,4 +93,37 @@ def mnist_repo(tmp_path_factory, private_mirror) -> Path:
     """
     repo = tiny_repo(tmp_path_factory.mktemp("mnist"))
     dvc(repo, "exp", "run", *private_mirror.exp_run_args("mnist"))
+    return repo
+
+
+# The real Fashion-MNIST run: a subset, one epoch, token report sizes.
+TINY_VARIANTS = {
+    "mlp": {"model": "mlp", "options": {"hidden": [32]}},
+    "cnn": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}, "epochs": 1},
+    "vgg": {"model": "vgg", "options": {"widths": [4, 8], "convs_per_stage": 1}},
+    "resnet": {"model": "resnet", "options": {"widths": [4, 8], "blocks_per_stage": 1}},
+}
+
+TINY_REPORT = {"report.patch_images": 100, "report.projection_images": 60, "report.ascent_steps": 4}
+
+
+@pytest.fixture(scope="session")
+def fashion_repo(tmp_path_factory) -> Path:
+    """`dvc repro` on a small subset of the real Fashion-MNIST (test_pipeline, test_explorer)."""
+    require_fashion_mnist()
+    repo = copy_repo(tmp_path_factory.mktemp("pipeline"))
+    set_params(
+        repo,
+        **{
+            "prepare.subset": 30,
+            "train.epochs": 1,
+            "augment.copies": 1,
+            "variants": TINY_VARIANTS,
+            "benchmark.latency_runs": 10,
+            "benchmark.throughput_runs": 2,
+            "benchmark.batch_sizes": [8],
+            **TINY_REPORT,
+        },
+    )
+    dvc(repo, "repro")
     return repo

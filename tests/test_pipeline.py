@@ -14,45 +14,19 @@ from tests.browser import REPORT_SECTIONS, open_in_chromium
 from tests.pipeline import (
     assert_every_stage_ran_and_wrote_its_outputs,
     clone_run,
-    copy_repo,
     dvc,
-    set_params,
 )
-from tests.require import require_fashion_mnist
-
-TINY_VARIANTS = {
-    "mlp": {"model": "mlp", "options": {"hidden": [32]}},
-    "cnn": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}, "epochs": 1},
-    "vgg": {"model": "vgg", "options": {"widths": [4, 8], "convs_per_stage": 1}},
-    "resnet": {"model": "resnet", "options": {"widths": [4, 8], "blocks_per_stage": 1}},
-}
-
-TINY_REPORT = {"report.patch_images": 100, "report.projection_images": 60, "report.ascent_steps": 4}
+from tests.repos import TINY_VARIANTS
 
 MIN_BEST_TEST_ACCURACY = 0.3
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    require_fashion_mnist()
-    repo = copy_repo(tmp_path_factory.mktemp("pipeline"))
-    set_params(
-        repo,
-        **{
-            "prepare.subset": 30,
-            "train.epochs": 1,
-            "augment.copies": 1,
-            "variants": TINY_VARIANTS,
-            "benchmark.latency_runs": 10,
-            "benchmark.throughput_runs": 2,
-            "benchmark.batch_sizes": [8],
-            **TINY_REPORT,
-        },
-    )
-    dvc(repo, "repro")
-    return repo
+@pytest.fixture
+def repo(fashion_repo):
+    """The tiny Fashion-MNIST run (tests/repos.py), shared with the explorer's browser tests."""
+    return fashion_repo
 
 
 def test_repro_writes_every_output(repo):

@@ -49,6 +49,14 @@ COMMANDS = {
         "convnets.stages.model_card",
         "write reports/model_card.md from the artifacts: use, data, metrics, speed, failures",
     ),
+    "explorer": (
+        "convnets.stages.explorer",
+        "write reports/explorer: the exported model in the browser, every layer live",
+    ),
+    "explore": (
+        "convnets.explorer.serve",
+        "serve reports/explorer on 127.0.0.1 (a free port) until Ctrl-C",
+    ),
     "bench-train": (
         "convnets.benchmarks.train_command",
         "benchmark training throughput against torchvision's DataLoader pattern",

@@ -159,6 +159,11 @@ class ReportConfig(_Group):
         return kernel
 
 
+class ExplorerConfig(_Group):
+    test_images: int = Field(ge=1, le=10000, description="test images shipped, 1 to 10000")
+    patch_images: int = Field(ge=9, le=60000, description="test images searched, 9 to 60000")
+
+
 VariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")]
 
 
@@ -174,6 +179,7 @@ class Params(_Group):
     export: ExportConfig
     benchmark: BenchmarkConfig
     report: ReportConfig
+    explorer: ExplorerConfig
     variants: dict[VariantName, VariantConfig] = Field(
         min_length=1, description="a mapping of variant names (lowercase) to variants"
     )

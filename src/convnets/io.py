@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -173,3 +174,30 @@ def safe_extract_tar(archive: str | os.PathLike, dest: str | os.PathLike) -> Non
             tar.extractall(dest, filter="data")
         except tarfile.FilterError as exc:
             raise ConvnetsError(f"{archive}: {exc}; refusing archive") from None
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A temp folder beside `path` to fill; on success it replaces `path` by renames.
+
+    A failure leaves `path` as it was and removes the temp folder. Between the two renames
+    `path` is briefly absent (never half-written): a reader sees the old or the new folder.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}{TEMP_MARKER}"))
+    try:
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        yield tmp
+        old = path.with_name(f".{path.name}{TEMP_MARKER}old")
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in _WRITE_FIXES:
+            raise _write_failed(path, exc) from None
+        raise
+    _fsync_dir(path.parent)

@@ -1,0 +1,48 @@
+"""Stage `explorer`: reports/explorer, the exported model live in the browser (onnxruntime-web)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import onnx
+
+from convnets import io
+from convnets.config import Params
+from convnets.data.prepared import load_prepared
+from convnets.errors import ConvnetsError
+from convnets.explorer.site import SiteInputs, build_site
+from convnets.onnx.metadata import ModelDescription
+from convnets.predict import PredictError, load_classifier
+
+log = logging.getLogger(__name__)
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--onnx", type=Path, required=True, help="the exported fp32 model")
+    add("--prepared", type=Path, required=True, help="prepared .npz (its test split)")
+    add("--export-metrics", type=Path, required=True, help="export's metrics JSON")
+    add("--runtime", type=Path, required=True, help="onnxruntime-web's ort.wasm.min.mjs")
+    add("--out", type=Path, required=True, help="the site folder to write")
+
+
+def run(args: argparse.Namespace, params: Params) -> None:
+    try:
+        load_classifier(args.onnx, threads=1)  # predict's checks: pointer, corrupt, external data
+    except PredictError as exc:
+        raise ConvnetsError(str(exc)) from None
+    model = args.onnx.read_bytes()
+    props = {p.key: p.value for p in onnx.load_from_string(model).metadata_props}
+    data = load_prepared(args.prepared)
+    metrics = io.read_json(args.export_metrics, producer="export")
+    inputs = SiteInputs(
+        model, ModelDescription.from_props(props), data.x_test, data.y_test,
+        metrics["test_accuracy"]["onnx_fp32"], args.runtime.parent,
+    )  # fmt: skip
+    settings = params.explorer
+    site = build_site(args.out, inputs, settings.test_images, settings.patch_images)
+    log.info(
+        "wrote %s: %d layers, %d test images", args.out, len(site["layers"]), site["test"]["count"]
+    )
