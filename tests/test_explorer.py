@@ -26,7 +26,9 @@ import pytest
 from onnx import external_data_helper
 from PIL import Image
 
+from convnets.errors import ConvnetsError
 from convnets.explorer.graph import with_feature_maps
+from convnets.explorer.npm import find_runtime
 from convnets.explorer.serve import server
 from convnets.explorer.site import RUNTIME_FILES, SiteInputs, build_site
 from convnets.onnx.metadata import ModelDescription
@@ -383,11 +385,37 @@ def test_stage_refuses_a_corrupt_model_naming_the_fix(tmp_path, capsys):
     (tmp_path / "best.onnx").write_bytes(b"not a model")
     code = run_stage(
         "explorer", "--params", str(ROOT / "params.yaml"), "--onnx", str(tmp_path / "best.onnx"),
-        "--prepared", "p.npz", "--export-metrics", "m.json", "--runtime", "r.mjs",
+        "--prepared", "p.npz", "--export-metrics", "m.json", "--package-lock", "package-lock.json",
         "--out", str(tmp_path / "site"),
     )  # fmt: skip
     assert code == 1 and "dvc repro export" in capsys.readouterr().err
     assert not (tmp_path / "site").exists()
+
+
+def lockfile(folder: Path, version: str) -> Path:
+    pins = {"packages": {"node_modules/onnxruntime-web": {"version": version}}}
+    (folder / "package-lock.json").write_text(json.dumps(pins))
+    return folder / "package-lock.json"
+
+
+def test_the_runtime_is_found_as_node_finds_it_from_a_folder_inside_the_checkout(tmp_path):
+    """A queued experiment runs in .dvc/tmp/exps/<id>/ and must find the checkout's runtime."""
+    package = tmp_path / "node_modules/onnxruntime-web"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text('{"version": "1.30.0"}')
+    inside = tmp_path / ".dvc/tmp/exps/run/abc123"
+    inside.mkdir(parents=True)
+    assert find_runtime(lockfile(inside, "1.30.0"), inside) == package / "dist"
+
+
+def test_a_missing_or_other_runtime_version_is_refused_naming_npm_ci(tmp_path):
+    with pytest.raises(ConvnetsError, match=r"not installed .*npm ci"):
+        find_runtime(lockfile(tmp_path, "1.30.0"), tmp_path)
+    package = tmp_path / "node_modules/onnxruntime-web"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text('{"version": "1.29.0"}')
+    with pytest.raises(ConvnetsError, match=r"is onnxruntime-web 1.29.0, but .* pins 1.30.0"):
+        find_runtime(lockfile(tmp_path, "1.30.0"), tmp_path)
 
 
 @pytest.mark.slow

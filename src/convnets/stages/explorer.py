@@ -12,6 +12,7 @@ from convnets import io
 from convnets.config import Params
 from convnets.data.prepared import load_prepared
 from convnets.errors import ConvnetsError
+from convnets.explorer.npm import find_runtime
 from convnets.explorer.site import SiteInputs, build_site
 from convnets.onnx.metadata import ModelDescription
 from convnets.predict import PredictError, load_classifier
@@ -24,7 +25,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     add("--onnx", type=Path, required=True, help="the exported fp32 model")
     add("--prepared", type=Path, required=True, help="prepared .npz (its test split)")
     add("--export-metrics", type=Path, required=True, help="export's metrics JSON")
-    add("--runtime", type=Path, required=True, help="onnxruntime-web's ort.wasm.min.mjs")
+    add("--package-lock", type=Path, required=True, help="package-lock.json pinning the runtime")
     add("--out", type=Path, required=True, help="the site folder to write")
 
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     metrics = io.read_json(args.export_metrics, producer="export")
     inputs = SiteInputs(
         model, ModelDescription.from_props(props), data.x_test, data.y_test,
-        metrics["test_accuracy"]["onnx_fp32"], args.runtime.parent,
+        metrics["test_accuracy"]["onnx_fp32"], find_runtime(args.package_lock, Path.cwd()),
     )  # fmt: skip
     settings = params.explorer
     site = build_site(args.out, inputs, settings.test_images, settings.patch_images)
