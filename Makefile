@@ -47,9 +47,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every core (up to 4): pytest-xdist, with the tests of each shared pipeline run on one worker.
+PARALLEL := -n auto --maxprocesses 4 --dist loadgroup
+
 test: setup $(CHROMIUM) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # The inner loop: everything but the tests marked slow (pipeline runs, subprocesses, training).
 test-fast: $(STAMP) lint
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(PARALLEL) -m "not slow"

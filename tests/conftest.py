@@ -81,3 +81,26 @@ def train_stage(variant: str, checkpoint: str, live: str) -> int:
         "--timing",
         f"{live}/timing.json",
     )
+
+
+# Session fixtures that run the real pipeline once: under `pytest -n` (make test), every test
+# that uses one goes to the same worker, so each pipeline still runs once.
+SHARED_RUNS = ("mnist_repo", "fashion_repo")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture in SHARED_RUNS:
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(fixture))
+                break
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_precision_cache(tmp_path_factory):
+    """Training in tests keeps its precision measurements out of the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("precision-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CONVNETS_CACHE_DIR", str(folder))
+        yield folder

@@ -21,8 +21,7 @@ import yaml
 
 from convnets.io import TEMP_MARKER
 from tests.conftest import run_stage
-from tests.pipeline import dvc
-from tests.repos import tiny_repo
+from tests.pipeline import clone_run, dvc
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +59,8 @@ def cached_md5s(repo: Path) -> set[str]:
     return {p.parent.name + p.name for p in root.glob("*/*") if not p.name.endswith(".dir")}
 
 
-def test_stage_killed_mid_write_is_never_cached_and_rerun_matches(
-    tmp_path_factory, private_mirror, tmp_path
-):
-    repo = tiny_repo(tmp_path_factory.mktemp("killed"))
-    (repo / "params.yaml").write_text(_mnist_params(repo, private_mirror))
-    dvc(repo, "repro", "prepare")
+def test_stage_killed_mid_write_is_never_cached_and_rerun_matches(mnist_repo, tmp_path):
+    repo = clone_run(mnist_repo, tmp_path / "killed")  # its prepare: uninterrupted
     output = repo / "data/prepared/mnist.npz"
     uninterrupted, lock = sha256(output), (repo / "dvc.lock").read_text()
 
@@ -128,12 +123,8 @@ if sys.argv[0].endswith("convnets") and sys.argv[1:2] == ["train"]:
 """
 
 
-def test_training_killed_mid_epoch_reruns_to_the_same_bytes(
-    tmp_path_factory, private_mirror, tmp_path
-):
-    repo = tiny_repo(tmp_path_factory.mktemp("killed-train"))
-    (repo / "params.yaml").write_text(_mnist_params(repo, private_mirror))
-    dvc(repo, "repro", "train@cnn")
+def test_training_killed_mid_epoch_reruns_to_the_same_bytes(mnist_repo, tmp_path):
+    repo = clone_run(mnist_repo, tmp_path / "killed-train")  # its train@cnn: uninterrupted
     results = [
         repo / "models/checkpoints/cnn.pt",
         repo / "reports/train/cnn/metrics.json",
@@ -179,15 +170,6 @@ def _without_wall_times(lock: Path | str) -> dict:
     for stage in stages.values():
         stage["outs"] = [o for o in stage.get("outs", []) if not o["path"].endswith("timing.json")]
     return stages
-
-
-def _mnist_params(repo: Path, mirror) -> str:
-    """The copy's params pointed at the private MNIST mirror, its checksums and a subset."""
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["base"]["dataset"] = "mnist"
-    params["download"]["mirrors"] = [f"{mirror.server.url}/mnist/"]
-    params["download"]["checksums"] = {r.name: r.md5 for r in mirror.mnist.spec.files}
-    return yaml.safe_dump(params, sort_keys=False)
 
 
 def _truncate(source: Path, target: Path) -> Path:
