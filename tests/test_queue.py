@@ -10,7 +10,7 @@ import pytest
 from tests.pipeline import clone_run, dvc, git
 
 pytestmark = pytest.mark.slow
-RUNS = (5, 6)
+RUNS = (10, 11)  # benchmark.latency_runs: at least 10
 
 
 def test_a_queued_grid_runs_and_exp_show_lists_each_with_params_and_metrics(mnist_repo, tmp_path):
