@@ -238,7 +238,8 @@ def test_upload_matches_convnets_predict_and_the_page_is_clean(browser, fashion)
         top = json.loads(predicted.stdout)["top_k"][0]
         assert state["top"][0]["label"] == top["label"]
         assert abs(state["top"][0]["probability"] - top["probability"]) <= TOLERANCE
-        assert "variant" in visit.page.inner_text("#model-facts")
+        facts = visit.page.inner_text("#model-facts")
+        assert "variant" in facts and re.search(r"model file written 20\d\d-\d\d-\d\d", facts)
         assert visit.page.get_attribute("header a", "href") == "../index.html"
         loaded = visit.page.evaluate("[...document.scripts].length") >= 1
         assert loaded and visit.errors == [] and visit.failed == [] and visit.outside == []

@@ -43,6 +43,9 @@ class SiteInputs:
     test_labels: np.ndarray  # (N,) class indices
     accuracy: float | None  # the exported model's test accuracy, if known
     runtime: Path  # the folder holding RUNTIME_FILES (node_modules/onnxruntime-web/dist)
+    # When the model file was written (UTC). Not in the ONNX metadata on purpose: a date there
+    # would make every re-export's bytes differ, and reruns must repeat them bit for bit.
+    written: str | None = None
 
 
 def build_site(out: Path, inputs: SiteInputs, shipped: int, searched: int) -> dict:
@@ -69,6 +72,7 @@ def build_site(out: Path, inputs: SiteInputs, shipped: int, searched: int) -> di
         manifest = {
             "description": asdict(inputs.description),
             "accuracy": inputs.accuracy,
+            "written": inputs.written,
             "layers": described,
             "first_filter": first,
             "test": {

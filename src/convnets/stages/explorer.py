@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import onnx
@@ -29,6 +30,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", type=Path, required=True, help="the site folder to write")
 
 
+def _written(path: Path) -> str:
+    """The model file's modification time, UTC, to the minute: when export (or a checkout)
+    wrote it."""
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def run(args: argparse.Namespace, params: Params) -> None:
     try:
         load_classifier(args.onnx, threads=1)  # predict's checks: pointer, corrupt, external data
@@ -41,6 +49,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     inputs = SiteInputs(
         model, ModelDescription.from_props(props), data.x_test, data.y_test,
         metrics["test_accuracy"]["onnx_fp32"], find_runtime(args.package_lock, Path.cwd()),
+        _written(args.onnx),
     )  # fmt: skip
     settings = params.explorer
     site = build_site(args.out, inputs, settings.test_images, settings.patch_images)

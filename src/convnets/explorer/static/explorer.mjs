@@ -32,7 +32,8 @@ async function main() {
   $("model-name").textContent = `${d.variant || d.model.name} on ${d.dataset}`;
   const accuracy = site.accuracy == null ? "unknown" : `${(100 * site.accuracy).toFixed(2)}%`;
   $("model-facts").textContent = `variant ${d.variant} (${d.model.name}) · dataset ${d.dataset} · ` +
-    `test accuracy ${accuracy} · input ${h}×${w}×${c} · ${d.classes.length} classes · params ${d.params_hash}`;
+    `test accuracy ${accuracy} · input ${h}×${w}×${c} · ${d.classes.length} classes · params ${d.params_hash}` +
+    (site.written ? ` · model file written ${site.written}` : "");
   $("seen").width = w;
   $("seen").height = h;
   layers = new LayerView($("maps"), $("detail"), site);
