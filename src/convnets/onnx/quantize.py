@@ -31,6 +31,10 @@ def quantize_int8(fp32_model: bytes, calibration: np.ndarray) -> bytes:
     """Static int8 quantization (QDQ, per-channel weights), calibrated on `calibration` images.
 
     Pre-processing (shape inference and graph optimization) first, as onnxruntime recommends.
+    Weights use 7 bits (`reduce_range`): CPUs without VNNI (AVX2 and plain AVX-512) multiply
+    u8 x s8 with VPMADDUBSW, whose 16-bit sums saturate with 8-bit weights. On an AVX2-only
+    EPYC the default VGG lost 1.68 points that way (93.37% fp32, 91.69% int8) and the export
+    gate refused it; the file ships to every class of CPU, so it is built to be exact on all.
     The fp32 model's metadata is carried over, so the int8 file describes itself too.
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
@@ -46,6 +50,7 @@ def quantize_int8(fp32_model: bytes, calibration: np.ndarray) -> bytes:
             calibration_reader(calibration),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
+            reduce_range=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
         )
