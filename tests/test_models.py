@@ -66,6 +66,8 @@ def test_unknown_model_lists_known_ones():
         ("capsnet", {"routing_iterations": 0}, "greater than or equal to 1"),
         ("cnn", {"stride": "2"}, "valid integer"),
         ("vgg", {"depth": 3}, "options of 'vgg' are: widths"),
+        ("vgg", {"widths": [4, 8], "convs_per_stage": [1]}, "lists 1 counts for 2 widths"),
+        ("vgg", {"convs_per_stage": [1, 0, 2]}, r"convs_per_stage\.1: Input should be greater"),
     ],
 )
 def test_options_that_do_not_fit_are_refused(name, options, message):
@@ -100,3 +102,10 @@ def test_a_narrow_resnet_trains_channels_last_without_crashing():
         [sys.executable, "-c", SMALL_RESNET_STEP], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-500:]
+
+
+@pytest.mark.parametrize(("convs", "expected"), [(2, [2, 2, 2]), ([1, 2, 3], [1, 2, 3])])
+def test_vgg_builds_the_convs_each_stage_asks_for(convs, expected):
+    model = create_model("vgg", 1, 10, 28, {"widths": [4, 8, 16], "convs_per_stage": convs})
+    widths = [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert widths == [w for w, n in zip([4, 8, 16], expected, strict=True) for _ in range(n)]

@@ -16,10 +16,10 @@ from convnets.models.options import VGGOptions
 def build(in_channels: int, num_classes: int, image_size: int, options: VGGOptions):
     layers: list[nn.Module] = []
     c_in = in_channels
-    for stage, width in enumerate(options.widths):
+    for stage, (width, convs) in enumerate(zip(options.widths, options.stage_convs(), strict=True)):
         if stage:
             layers.append(nn.MaxPool2d(2))
-        for _ in range(options.convs_per_stage):
+        for _ in range(convs):
             layers += conv_bn_relu(c_in, width)
             c_in = width
     trunk = nn.Sequential(*layers)
