@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ def test_bench_train_reports_every_variant_and_the_tutorial_ratio(tmp_path, monk
     monkeypatch.setenv("CONVNETS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "bench.json"
     argv = ["bench-train", "--raw", "raw", "--prepared", "p.npz", "--out", str(out)]
-    assert main([*argv, "--steps", "3", "--warmup", "1"]) == 0
+    assert main([*argv, "--steps", "3", "--warmup", "1", "--repeats", "2"]) == 0
     report = json.loads(out.read_text())
     assert set(report["variants"]) == set(TINY)
     for table in report["variants"].values():
@@ -51,7 +52,9 @@ def test_bench_train_reports_every_variant_and_the_tutorial_ratio(tmp_path, monk
             assert table["auto"]["precision"] == "fp32" and not table["auto"]["images_per_second"]
         for precision in PRECISIONS:
             row = table[precision]
-            assert row["share_of_ceiling"] == pytest.approx(row["ours"] / row["ceiling"])
+            emulated = precision == "bf16" and not cpu_has_bf16()
+            assert row["repeats"] == len(row["shares"]) == (1 if emulated else 2)
+            assert row["share_of_ceiling"] == pytest.approx(statistics.median(row["shares"]))
     assert report["variants"]["mlp"]["batch_augment"] is False
     assert report["variants"]["cnn"]["batch_augment"] is True
     comparison = report["tutorial_comparison"]
@@ -73,17 +76,29 @@ def test_the_ceiling_steps_on_one_resident_batch_and_the_table_picks_the_faster(
     speed.resident_batch_rate(model, images, labels, runtime, 8, steps=4, warmup=1)
     assert len(seen) == 5 and len(set(seen)) == 1  # the same tensor every step
 
-    rates = {"fp32": [100.0, 200.0], "bf16": [150.0, 160.0]}  # ours, ceiling per precision
+    # ours, ceiling per precision, one pair per repeat: shares 0.5, 0.9, 0.2 (fp32) and 0.9375
+    rates = {
+        "fp32": iter([(100.0, 200.0), (90.0, 100.0), (60.0, 300.0)]),
+        "bf16": iter([(150.0, 160.0)]),
+    }
+    pair = {}
 
     def fake(kind):
         def measure(model, images, labels, runtime, *args):
-            return speed.Throughput(rates[runtime.precision][kind], 1.0, 1)
+            if kind == 0:
+                pair[runtime.precision] = next(rates[runtime.precision])
+            return speed.Throughput(pair[runtime.precision][kind], 1.0, 1)
 
         return measure
 
     monkeypatch.setattr(throughput, "ours", fake(0))
     monkeypatch.setattr(throughput, "resident_batch_rate", fake(1))
     runtimes = {"fp32": runtime, "bf16": runtime.__class__(runtime.device, "bf16", 1)}
-    table = throughput.precision_table(lambda: model, images, labels, runtimes, 8, None, 1, 0)
-    assert table["faster"] == "bf16"
-    assert table["fp32"]["share_of_ceiling"] == 0.5
+    repeats = {"fp32": 3, "bf16": 1}
+    table = throughput.precision_table(
+        lambda: model, images, labels, runtimes, 8, None, 1, 0, repeats
+    )
+    assert table["faster"] == "bf16"  # median ours: 150 against 90
+    assert table["fp32"]["share_of_ceiling"] == 0.5  # the median pair's share, not 90 / 200
+    assert (table["fp32"]["ours"], table["fp32"]["ceiling"]) == (90.0, 200.0)
+    assert table["fp32"]["shares"] == [0.5, 0.9, 0.2] and table["bf16"]["repeats"] == 1

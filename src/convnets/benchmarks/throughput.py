@@ -12,6 +12,7 @@ warm-up. Timings on a shared machine are noisy, so the claims are ratios measure
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -69,19 +70,31 @@ def precision_table(
     augment: AugmentSettings | None,
     steps: int,
     warmup: int,
+    repeats: dict[str, int],
 ) -> dict:
     """Per precision: our path, the ceiling, and our share of it; then which precision is faster.
 
-    Each measurement starts from the same fresh model, so only the precision differs.
+    Each measurement starts from the same fresh model, so only the precision differs. A shared
+    machine's speed drifts by tens of percent within a minute, so ours and the ceiling alternate
+    `repeats[precision]` times and the table keeps medians: the share is the median of the
+    per-repeat shares, each from a pair measured back to back.
     """
     table: dict = {}
     for precision, runtime in runtimes.items():
-        path = ours(fresh_model(), images, labels, runtime, batch_size, steps, warmup, augment)
-        top = resident_batch_rate(fresh_model(), images, labels, runtime, batch_size, steps, warmup)
+        pairs = []
+        for _ in range(repeats[precision]):
+            path = ours(fresh_model(), images, labels, runtime, batch_size, steps, warmup, augment)
+            top = resident_batch_rate(
+                fresh_model(), images, labels, runtime, batch_size, steps, warmup
+            )
+            pairs.append((path.images_per_second, top.images_per_second))
+        shares = [path / top for path, top in pairs]
         table[precision] = {
-            "ours": path.images_per_second,
-            "ceiling": top.images_per_second,
-            "share_of_ceiling": path.images_per_second / top.images_per_second,
+            "ours": statistics.median(path for path, _ in pairs),
+            "ceiling": statistics.median(top for _, top in pairs),
+            "share_of_ceiling": statistics.median(shares),
+            "shares": shares,
+            "repeats": len(pairs),
         }
     table["faster"] = max(runtimes, key=lambda precision: table[precision]["ours"])
     return table

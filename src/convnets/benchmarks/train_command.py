@@ -38,9 +38,17 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", default="cnn", help="the variant also timed the tutorial way")
     parser.add_argument("--steps", type=int, default=50, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="ours/ceiling pairs per precision (medians kept)"
+    )
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
+    if min(args.steps, args.repeats) < 1:
+        raise ConvnetsError(
+            f"--steps {args.steps} and --repeats {args.repeats} must both be at least 1. "
+            f"Fix: pass positive numbers (defaults: --steps 50 --repeats 5)."
+        )
     data = load_prepared(args.prepared)
     if data.dataset != "fashion-mnist":
         raise ConvnetsError(
@@ -63,6 +71,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
         "tutorial_comparison": _tutorial_comparison(args, params, data, runtimes[auto]),
         "steps": args.steps,
         "warmup_steps": args.warmup,
+        "repeats": args.repeats,
         "threads": threads,
         "cpu": machine() | {"native_bf16": cpu_has_bf16()},
         "versions": library_versions(),
@@ -74,9 +83,9 @@ def _log_variant(name: str, table: dict, auto: str) -> None:
     for precision in PRECISIONS:
         row = table[precision]
         log.info(
-            "%-8s %s: %6.0f img/s, ceiling %6.0f img/s, %3.0f%% of it%s",
+            "%-8s %s: %6.0f img/s, ceiling %6.0f img/s, %3.0f%% of it (median of %d)%s",
             name, precision, row["ours"], row["ceiling"], 100 * row["share_of_ceiling"],
-            " (auto)" if precision == auto else "",
+            row["repeats"], " (auto)" if precision == auto else "",
         )  # fmt: skip
 
 
@@ -89,9 +98,12 @@ def _variant_table(args, params: Params, data: PreparedData, name: str, runtimes
         return build_model(params.variant(name), data)
 
     images, labels = to_nchw(data.x_train), torch.from_numpy(data.y_train)
+    # emulated bf16 is 5x to 10x slower and never chosen: one pair says so, repeats add minutes
+    repeats = {p: args.repeats if p == "fp32" or cpu_has_bf16() else 1 for p in runtimes}
     return throughput.precision_table(
-        fresh_model, images, labels, runtimes, recipe.batch_size, augment, args.steps, args.warmup
-    ) | {"batch_size": recipe.batch_size, "batch_augment": augment is not None}
+        fresh_model, images, labels, runtimes, recipe.batch_size, augment, args.steps,
+        args.warmup, repeats,
+    ) | {"batch_size": recipe.batch_size, "batch_augment": augment is not None}  # fmt: skip
 
 
 def _tutorial_comparison(args, params: Params, data: PreparedData, runtime) -> dict:
