@@ -34,7 +34,14 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
+# A new environment takes about 6.5 GB (PyTorch's CUDA build alone is 5.5 GB): say so before
+# pip starts, rather than stop mid-install with "No space left on device".
+VENV_GB := 7
 $(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || { free=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1048576)}'); \
+	  test "$$free" -ge $(VENV_GB) || { echo "make: the virtual environment needs about" \
+	  "$(VENV_GB) GB of free disk in $(CURDIR), which has $$free GB. Fix: free some space" \
+	  "(old clones' .venv folders, /tmp) and rerun make." >&2; exit 1; }; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip install -q --no-deps -e .
