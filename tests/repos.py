@@ -101,7 +101,12 @@ def mnist_repo(tmp_path_factory, private_mirror) -> Path:
 # every model type trains in tests/test_models.py.
 TINY_VARIANTS = {
     "cnn": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}, "epochs": 1},
-    "resnet": {"model": "resnet", "options": {"widths": [4, 8], "blocks_per_stage": 1}},
+    "resnet": {  # its first epoch at 20x20: progressive resizing through `dvc repro`
+        "model": "resnet",
+        "options": {"widths": [4, 8], "blocks_per_stage": 1},
+        "epochs": 2,
+        "progressive_sizes": [20],
+    },
 }
 
 TINY_REPORT = {"report.patch_images": 100, "report.projection_images": 60, "report.ascent_steps": 4}

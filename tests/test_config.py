@@ -132,6 +132,14 @@ def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
         ("train.epochs", 0, "'train.epochs' must be an integer in [1, 1000]; got 0"),
         ("train.lr", -0.1, "'train.lr' must be a learning rate in (0, 10]"),
         ("train.precision", "fp16", "one of auto, fp32, bf16"),
+        ("train.progressive_sizes", [20, 4], "'train.progressive_sizes' must be a list of image"),
+        ("train.progressive_sizes", [20, 4], "progressive_sizes[1] = 4"),
+        (
+            "variants.vgg.progressive_sizes",
+            [20] * 40,
+            "progressive_sizes sets the size of 40 epochs, but the variant trains",
+        ),
+        ("variants.mlp.progressive_sizes", [20] * 40, "Fix: list fewer sizes than epochs"),
     ],
 )
 def test_bad_variants_and_training_settings_are_named(key, value, expected):
@@ -171,3 +179,11 @@ def test_private_checksums_are_checked_against_the_chosen_dataset():
     params["base"]["dataset"] = "cifar10"
     assert parse_params(params).download.checksums == {"cifar-10-binary.tar.gz": GOOD_MD5}
     assert parse_params(DEFAULTS).download.checksums == {}
+
+
+def test_a_variant_overrides_progressive_sizes_and_the_rest_inherit():
+    params = with_value("train.progressive_sizes", [20])
+    params["variants"]["vgg"]["progressive_sizes"] = [16, 20, 24]
+    parsed = parse_params(params)
+    assert parsed.training("vgg").progressive_sizes == [16, 20, 24]
+    assert parsed.training("cnn").progressive_sizes == [20]

@@ -42,6 +42,8 @@ def test_repro_writes_every_output(repo):
         assert 0 <= metrics["best"]["val_accuracy"] <= 1
         evaluation = json.loads((repo / f"reports/evaluate/{variant}/metrics.json").read_text())
         assert 0 <= evaluation["test"]["accuracy"] <= 1
+    timing = json.loads((repo / "reports/train/resnet/timing.json").read_text())
+    assert [epoch["image_size"] for epoch in timing["epochs"]] == [20, 28]
     best = json.loads((repo / "models/best.json").read_text())
     assert best["variant"] in TINY_VARIANTS
     # One epoch (34 steps) on 540 images: 0.42 test accuracy measured here (the MLP); 0.3 is

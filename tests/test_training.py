@@ -144,6 +144,89 @@ def test_best_checkpoint_is_the_lowest_validation_loss(monkeypatch, patience):
     assert len(result.history) == (4 if patience == 2 else 5)
 
 
+def global_pool_model() -> ImageClassifier:
+    """Takes any input size, as vgg and resnet do: conv, then a global average."""
+    torch.manual_seed(0)
+    features = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten()
+    )
+    return ImageClassifier(features, nn.Linear(32, 4), in_channels=1)
+
+
+def test_progressive_sizes_train_early_epochs_small_and_still_learn():
+    model = global_pool_model()
+    seen = []
+    model.features.register_forward_hook(
+        lambda module, args, out: seen.append(args[0].shape[-1]) if module.training else None
+    )
+    result = fit(
+        model,
+        tensors(40),
+        tensors(4, seed=1),
+        settings(epochs=6, progressive_sizes=(8, 10), lr=0.2),
+        resolve_runtime("cpu", "fp32", 1),
+        World(),
+        seed=0,
+    )
+    assert [s.image_size for s in result.history] == [8, 10, 12, 12, 12, 12]
+    steps = len(seen) // 6
+    assert seen == [8] * steps + [10] * steps + [12] * (4 * steps)
+    assert result.best_val_accuracy > 0.75  # 4 classes: chance is 0.25
+
+
+def test_shrink_averages_like_a_smaller_camera_and_keeps_channels_last():
+    images = torch.zeros(2, 1, 12, 12)
+    images[:, :, :, 6:] = 1.0  # left half dark, right half bright
+    small = training.shrink(images, 6)
+    assert small.shape == (2, 1, 6, 6)
+    assert small.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(small[..., :2], torch.zeros(1)) and torch.allclose(
+        small[..., 4:], torch.ones(1)
+    )
+    assert 0.0 < small[0, 0, 0, 2] < small[0, 0, 0, 3] < 1.0  # the edge is blurred, not jagged
+
+
+@pytest.mark.parametrize(
+    ("model", "sizes", "expected"),
+    [
+        ("mlp", (20,), "model 'mlp' cannot take 20x20 images"),
+        ("cnn", (20,), "model 'cnn' cannot take 20x20 images"),
+        ("vgg", (32,), "32 is larger than the images (28x28)"),
+    ],
+)
+def test_sizes_a_model_cannot_take_are_refused_before_training(model, sizes, expected):
+    from convnets.config import VariantConfig
+    from convnets.models.registry import create_model
+    from convnets.training.trainer import check_sizes
+
+    variant = VariantConfig(model=model, options={})
+    built = create_model(model, 1, 10, 28, {})
+    with pytest.raises(ConvnetsError) as error:
+        check_sizes(built, "v", variant, sizes, (1, 28, 28))
+    assert expected in str(error.value) and "Fix:" in str(error.value)
+    assert "variants.v.progressive_sizes" in str(error.value)
+
+
+def test_train_stage_refuses_progressive_sizes_for_a_fixed_size_model(workdir, capsys):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["variants"]["tiny"]["progressive_sizes"] = [20]  # the lesson CNN: a fixed-size head
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run_train("tiny", "x") == 1
+    assert "model 'cnn' cannot take 20x20 images" in capsys.readouterr().err
+    assert not (workdir / "x/checkpoint.pt").exists()
+
+
+def test_vgg_and_resnet_take_progressive_sizes():
+    from convnets.config import VariantConfig
+    from convnets.models.registry import create_model
+    from convnets.training.trainer import check_sizes
+
+    for model in ("vgg", "resnet"):
+        built = create_model(model, 1, 10, 28, {})
+        check_sizes(built, "v", VariantConfig(model=model, options={}), (16, 20, 24), (1, 28, 28))
+        assert built.training  # the probe leaves the model as it found it
+
+
 def test_nan_loss_stops_with_the_likely_cause():
     class NaN(nn.Module):
         def forward(self, x):

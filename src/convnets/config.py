@@ -30,6 +30,8 @@ from convnets.threads import AUTO, resolve_threads
 DatasetName = Literal["fashion-mnist", "mnist", "cifar10"]
 _MD5 = re.compile(r"[0-9a-f]{32}")
 MirrorUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+/$")]
+ImageSize = Annotated[int, Field(ge=8, le=1024)]
+SIZES_HELP = "a list of image sizes in [8, 1024], one per early epoch ([] = all at full size)"
 
 
 class _Group(BaseModel):
@@ -92,6 +94,7 @@ class TrainConfig(_Group):
     patience: int = Field(ge=0, description="epochs >= 0 (0 turns early stopping off)")
     precision: Literal["auto", "fp32", "bf16"] = Field(description="one of auto, fp32, bf16")
     batch_augment: bool = Field(description="true or false: re-augment every batch")
+    progressive_sizes: list[ImageSize] = Field(description=SIZES_HELP)
 
 
 class VariantConfig(_Group):
@@ -113,6 +116,9 @@ class VariantConfig(_Group):
     )
     batch_augment: bool | None = Field(
         default=None, description="true or false (overrides train.batch_augment)"
+    )
+    progressive_sizes: list[ImageSize] | None = Field(
+        default=None, description=SIZES_HELP + " (overrides train's)"
     )
 
 
@@ -167,6 +173,10 @@ class ExplorerConfig(_Group):
 VariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")]
 
 
+# The `train` keys a variant may set for itself.
+OVERRIDES = ("epochs", "lr", "batch_size", "weight_decay", "batch_augment", "progressive_sizes")
+
+
 class Params(_Group):
     """All of params.yaml; a stage reads the groups it needs from it."""
 
@@ -195,9 +205,7 @@ class Params(_Group):
         """The `train` group with variant `name`'s overrides applied (epochs, lr, ...)."""
         variant = self.variant(name)
         overrides = {
-            key: getattr(variant, key)
-            for key in ("epochs", "lr", "batch_size", "weight_decay", "batch_augment")
-            if getattr(variant, key) is not None
+            key: getattr(variant, key) for key in OVERRIDES if getattr(variant, key) is not None
         }
         return self.train.model_copy(update=overrides)
 
@@ -224,6 +232,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         lines = [_describe(error, raw, source) for error in exc.errors()]
         raise ConvnetsError("\n".join(lines)) from None
     _check_models(params, source)
+    _check_progressive_sizes(params, source)
     _check_checksums(params, source)
     return params
 
@@ -237,6 +246,19 @@ def _check_models(params: Params, source: str) -> None:
             raise ConvnetsError(
                 f"{source}: variants.{name}: {exc}. Fix: edit {source} or use `dvc exp run -S`."
             ) from None
+
+
+def _check_progressive_sizes(params: Params, source: str) -> None:
+    """Progressive resizing leaves the last epoch at full size, the size the model is tested at."""
+    for name in params.variants:
+        recipe = params.training(name)
+        if len(recipe.progressive_sizes) >= recipe.epochs:
+            raise ConvnetsError(
+                f"{source}: variants.{name}: progressive_sizes sets the size of "
+                f"{len(recipe.progressive_sizes)} epochs, but the variant trains {recipe.epochs}, "
+                f"so it would never train at the full size it is tested at. Fix: list fewer "
+                f"sizes than epochs, e.g. `dvc exp run -S variants.{name}.progressive_sizes=[]`."
+            )
 
 
 def _check_checksums(params: Params, source: str) -> None:

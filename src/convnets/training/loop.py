@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -45,6 +46,12 @@ class TrainSettings:
     label_smoothing: float
     patience: int  # epochs without a better validation loss before stopping; 0 = never
     batch_augment: AugmentSettings | None  # fresh random augmentation of every batch, or none
+    progressive_sizes: tuple[int, ...] = ()  # image size of each early epoch; then full size
+
+    def image_size(self, epoch: int) -> int | None:
+        """The size epoch `epoch` (from 1) trains at, or None for the images' own size."""
+        sizes = self.progressive_sizes
+        return sizes[epoch - 1] if epoch <= len(sizes) else None
 
 
 @dataclass
@@ -57,6 +64,7 @@ class EpochStats:
     val_accuracy: float
     seconds: float
     images_per_second: float
+    image_size: int  # the height and width this epoch trained at
 
 
 @dataclass
@@ -142,8 +150,9 @@ def fit(
     for epoch in range(1, settings.epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         tick = time.perf_counter()
+        size = settings.image_size(epoch)
         train_loss, train_acc, seen = _train_epoch(
-            net, optimizer, scheduler, train, settings, runtime, world, generator, epoch
+            net, optimizer, scheduler, train, settings, runtime, world, generator, epoch, size
         )
         seconds = time.perf_counter() - tick
         val_scores = predict_logits(model, val[0], runtime)
@@ -157,13 +166,17 @@ def fit(
             val_acc,
             seconds,
             seen * world.size / seconds,
+            size or train[0].shape[-1],
         )
         result.history.append(stats)
         on_epoch(stats)
         log.info(
-            "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1fs, %.0f img/s",
+            "epoch %d/%d (%dx%d): train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1fs, "
+            "%.0f img/s",
             epoch,
             settings.epochs,
+            stats.image_size,
+            stats.image_size,
             train_loss,
             train_acc,
             val_loss,
@@ -192,12 +205,16 @@ def train_step(
     labels: torch.Tensor,
     runtime: Runtime,
     label_smoothing: float,
+    size: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on uint8 images (B, C, H, W); returns the loss and the scores.
 
     `net` is an `Objective` (DDP-wrapped on several ranks), so the loss is the model's own.
+    With `size`, the step trains on the images shrunk to size x size (progressive resizing).
     """
     x = runtime.to_input(images)  # (B, C, H, W) float in [0, 1], channels_last
+    if size is not None:
+        x = shrink(x, size)
     with runtime.autocast():
         loss, scores = net(x, labels, label_smoothing)
     optimizer.zero_grad(set_to_none=True)
@@ -206,7 +223,21 @@ def train_step(
     return loss, scores
 
 
-def _train_epoch(net, optimizer, scheduler, train, settings, runtime, world, generator, epoch):
+def shrink(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Float images resized to size x size, antialiased, as a smaller camera would see them.
+
+    Progressive resizing (fast.ai's DAWNBench recipe; Tan & Le's EfficientNetV2): early epochs
+    learn coarse shapes from small images at a fraction of the cost, since a conv's work scales
+    with the pixels; the last epochs at full size adapt the model to the size it is tested at.
+    Only models that pool globally accept other sizes (vgg, resnet).
+    """
+    out = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out.contiguous(memory_format=torch.channels_last)
+
+
+def _train_epoch(
+    net, optimizer, scheduler, train, settings, runtime, world, generator, epoch, size
+):
     """One pass over this rank's shard of a fresh permutation; returns mean loss, acc, images."""
     images, labels = train
     net.train()
@@ -227,7 +258,9 @@ def _train_epoch(net, optimizer, scheduler, train, settings, runtime, world, gen
         if settings.batch_augment is not None:
             x_uint8 = augment_batch(x_uint8, settings.batch_augment, generator)
         y = labels[index].to(runtime.device, non_blocking=True)
-        loss, scores = train_step(net, optimizer, x_uint8, y, runtime, settings.label_smoothing)
+        loss, scores = train_step(
+            net, optimizer, x_uint8, y, runtime, settings.label_smoothing, size
+        )
         scheduler.step()
         loss_sum += loss.detach() * len(index)
         correct += (scores.argmax(dim=1) == y).sum()

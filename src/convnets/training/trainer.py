@@ -46,6 +46,7 @@ def train_settings(train: TrainConfig, augment: AugmentConfig) -> TrainSettings:
         label_smoothing=train.label_smoothing,
         patience=train.patience,
         batch_augment=AugmentSettings.from_config(augment) if train.batch_augment else None,
+        progressive_sizes=tuple(train.progressive_sizes),
     )
 
 
@@ -97,6 +98,31 @@ def choose_runtime(
     return Runtime(device, choice.precision, threads), choice
 
 
+def check_sizes(
+    model: ImageClassifier, name: str, variant: VariantConfig, sizes: tuple[int, ...], shape
+) -> None:
+    """Refuse progressive sizes the model cannot take, before the first epoch, not during one."""
+    channels, full, _ = shape
+    key = f"variants.{name}.progressive_sizes"
+    for size in sorted(set(sizes)):
+        if size > full:
+            raise ConvnetsError(
+                f"{key}: {size} is larger than the images ({full}x{full}); progressive resizing "
+                f"trains early epochs on smaller images. Fix: sizes from 8 to {full}."
+            )
+        try:
+            with torch.no_grad():
+                model.eval()(torch.zeros(1, channels, size, size))
+        except RuntimeError as exc:
+            raise ConvnetsError(
+                f"{key}: model {variant.model!r} cannot take {size}x{size} images "
+                f"({str(exc).splitlines()[0]}): only models that pool globally (vgg, resnet) "
+                f"accept other sizes than {full}x{full}. Fix: {key}=[] for this variant."
+            ) from None
+        finally:
+            model.train()
+
+
 @dataclass(frozen=True)
 class Trained:
     """What training keeps: the best checkpoint (rank 0 only) and the run's history."""
@@ -118,6 +144,7 @@ def train_variant(
     variant = params.variant(name)
     settings = train_settings(params.training(name), params.augment)
     model = build_model(variant, data)
+    check_sizes(model, name, variant, settings.progressive_sizes, data.input_shape)
     x_train, y_train = train_split
     log.info(
         "train %s: %s, %d parameters, %d training images, %s, %d rank(s)",
@@ -174,7 +201,12 @@ def timing(result: FitResult) -> dict:
         "train_seconds": round(result.seconds, 2),
         "images_per_second": float(np.median(rates)),
         "epochs": [
-            {"epoch": s.epoch, "seconds": s.seconds, "images_per_second": s.images_per_second}
+            {
+                "epoch": s.epoch,
+                "image_size": s.image_size,
+                "seconds": s.seconds,
+                "images_per_second": s.images_per_second,
+            }
             for s in result.history
         ],
     }
