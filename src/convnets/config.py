@@ -257,7 +257,7 @@ def _check_progressive_sizes(params: Params, source: str) -> None:
                 f"{source}: variants.{name}: progressive_sizes sets the size of "
                 f"{len(recipe.progressive_sizes)} epochs, but the variant trains {recipe.epochs}, "
                 f"so it would never train at the full size it is tested at. Fix: list fewer "
-                f"sizes than epochs, e.g. `dvc exp run -S variants.{name}.progressive_sizes=[]`."
+                f"sizes than epochs, e.g. `dvc exp run -S 'variants.{name}.progressive_sizes=[]'`."
             )
 
 
