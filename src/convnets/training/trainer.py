@@ -99,7 +99,11 @@ def choose_runtime(
 
 
 def check_sizes(
-    model: ImageClassifier, name: str, variant: VariantConfig, sizes: tuple[int, ...], shape
+    model: ImageClassifier,
+    name: str,
+    variant: VariantConfig,
+    sizes: tuple[int, ...],
+    shape: tuple[int, int, int],
 ) -> None:
     """Refuse progressive sizes the model cannot take, before the first epoch, not during one."""
     channels, full, _ = shape
