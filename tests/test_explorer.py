@@ -134,13 +134,19 @@ def serving(site: Path):
         httpd.server_close()
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.slow  # starts `convnets explore`
 def test_explore_command_serves_on_a_free_port_and_stops_on_ctrl_c(tmp_path):
+    """Started as a shell starts a background job (SIGINT ignored), it still stops on SIGINT."""
     site = tiny_site(tmp_path / "site", channels=1, size=28)
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     process = subprocess.Popen(
         [sys.executable, "-m", "convnets.cli", "explore", "--params", str(ROOT / "params.yaml"),
          "--site", str(site)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_ignore_sigint,
     )  # fmt: skip
     try:
         line = process.stdout.readline()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import signal
 import sys
 from pathlib import Path
 from typing import ClassVar
@@ -48,6 +49,9 @@ def server(site: Path, port: int = 0) -> http.server.ThreadingHTTPServer:
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: `convnets explore &` would outlive `kill -INT`. Ctrl-C always stops it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     httpd = server(args.site, args.port)
     print(f"serving {args.site} at http://{HOST}:{httpd.server_port}/ (Ctrl-C stops)", flush=True)
     try:
