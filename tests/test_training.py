@@ -195,14 +195,12 @@ def test_shrink_averages_like_a_smaller_camera_and_keeps_channels_last():
     ],
 )
 def test_sizes_a_model_cannot_take_are_refused_before_training(model, sizes, expected):
-    from convnets.config import VariantConfig
     from convnets.models.registry import create_model
     from convnets.training.trainer import check_sizes
 
-    variant = VariantConfig(model=model, options={})
     built = create_model(model, 1, 10, 28, {})
     with pytest.raises(ConvnetsError) as error:
-        check_sizes(built, "v", variant, sizes, (1, 28, 28))
+        check_sizes(built, "v", model, sizes, (1, 28, 28))
     assert expected in str(error.value) and "Fix:" in str(error.value)
     assert "variants.v.progressive_sizes" in str(error.value)
 
@@ -217,13 +215,12 @@ def test_train_stage_refuses_progressive_sizes_for_a_fixed_size_model(workdir, c
 
 
 def test_vgg_and_resnet_take_progressive_sizes():
-    from convnets.config import VariantConfig
     from convnets.models.registry import create_model
     from convnets.training.trainer import check_sizes
 
     for model in ("vgg", "resnet"):
         built = create_model(model, 1, 10, 28, {})
-        check_sizes(built, "v", VariantConfig(model=model, options={}), (16, 20, 24), (1, 28, 28))
+        check_sizes(built, "v", model, (16, 20, 24), (1, 28, 28))
         assert built.training  # the probe leaves the model as it found it
 
 

@@ -58,20 +58,14 @@ def feature_shape(module: nn.Module, in_channels: int, image_size: int, name: st
 
     This is how layer sizes derive from the input shape instead of constants like 9216.
     """
-    probe = torch.zeros(1, in_channels, image_size, image_size)
-    was_training = module.training
-    module.eval()
     try:
-        with torch.no_grad():
-            shape = module(probe).shape[1:]
+        shape = probe_shape(module, (in_channels, image_size, image_size))
     except RuntimeError as exc:
         raise ConvnetsError(
             f"model {name!r}: its options shrink a {in_channels}x{image_size}x{image_size} input "
             f"to nothing ({str(exc).splitlines()[0]}). Fix: fewer stages, smaller stride or "
             f"kernel, or more padding in variants.<name>.options."
         ) from None
-    finally:
-        module.train(was_training)
     if 0 in shape:
         raise ConvnetsError(
             f"model {name!r}: its options shrink a {image_size}x{image_size} input to "
@@ -87,3 +81,16 @@ def conv_bn_relu(c_in: int, c_out: int, kernel: int = 3, stride: int = 1, paddin
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     ]
+
+
+def probe_shape(module: nn.Module, input_shape: tuple[int, int, int]) -> torch.Size:
+    """The output shape of `module` for one zero image of (C, H, W); RuntimeError if it cannot
+    take that shape. Runs in eval mode (one image would upset BatchNorm's batch statistics) and
+    leaves the module in the mode it found it in."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            return module(torch.zeros(1, *input_shape)).shape[1:]
+    finally:
+        module.train(was_training)

@@ -18,7 +18,7 @@ from convnets.data.augmentation import AugmentSettings
 from convnets.data.prepared import PreparedData, channel_stats
 from convnets.data.tensors import to_nchw
 from convnets.errors import ConvnetsError
-from convnets.models.base import ImageClassifier
+from convnets.models.base import ImageClassifier, probe_shape
 from convnets.models.checkpoint import Checkpoint
 from convnets.models.complexity import count_parameters
 from convnets.models.registry import create_model
@@ -101,11 +101,12 @@ def choose_runtime(
 def check_sizes(
     model: ImageClassifier,
     name: str,
-    variant: VariantConfig,
+    model_name: str,
     sizes: tuple[int, ...],
     shape: tuple[int, int, int],
 ) -> None:
-    """Refuse progressive sizes the model cannot take, before the first epoch, not during one."""
+    """Refuse progressive sizes that variant `name`'s model (`model_name`) cannot take, before
+    the first epoch rather than during one."""
     channels, full, _ = shape
     key = f"variants.{name}.progressive_sizes"
     for size in sorted(set(sizes)):
@@ -115,16 +116,13 @@ def check_sizes(
                 f"trains early epochs on smaller images. Fix: sizes from 8 to {full}."
             )
         try:
-            with torch.no_grad():
-                model.eval()(torch.zeros(1, channels, size, size))
+            probe_shape(model, (channels, size, size))
         except RuntimeError as exc:
             raise ConvnetsError(
-                f"{key}: model {variant.model!r} cannot take {size}x{size} images "
+                f"{key}: model {model_name!r} cannot take {size}x{size} images "
                 f"({str(exc).splitlines()[0]}): only models that pool globally (vgg, resnet) "
                 f"accept other sizes than {full}x{full}. Fix: {key}=[] for this variant."
             ) from None
-        finally:
-            model.train()
 
 
 @dataclass(frozen=True)
@@ -148,7 +146,7 @@ def train_variant(
     variant = params.variant(name)
     settings = train_settings(params.training(name), params.augment)
     model = build_model(variant, data)
-    check_sizes(model, name, variant, settings.progressive_sizes, data.input_shape)
+    check_sizes(model, name, variant.model, settings.progressive_sizes, data.input_shape)
     x_train, y_train = train_split
     log.info(
         "train %s: %s, %d parameters, %d training images, %s, %d rank(s)",
