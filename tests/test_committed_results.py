@@ -35,9 +35,11 @@ def lock_outputs(root: Path) -> tuple[list[dict], list[str]]:
 
 
 def git_files(root: Path, *args: str) -> list[str]:
-    result = subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=True
-    )  # fmt: skip
+    """The paths a git command prints. Exit status 1 is an empty answer: `git check-ignore`
+    says "none of these is ignored" that way."""
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"git {args[0]} failed: {result.stderr.strip()}")
     return result.stdout.splitlines()
 
 
