@@ -46,6 +46,8 @@ class VGGOptions(ModelOptions):
     # so a single conv there ([1, 2, 2]) saves time on CPUs for little accuracy
     convs_per_stage: ConvCount | list[ConvCount] = 2
     dropout: float = Field(default=0.2, ge=0, lt=1)
+    # first conv = frozen patch-whitening filters of the training images (models/whitening.py)
+    whiten_stem: bool = False
 
     @model_validator(mode="after")
     def _one_count_per_stage(self) -> VGGOptions:

@@ -11,6 +11,7 @@ from torch import nn
 
 from convnets.models.base import ImageClassifier, conv_bn_relu, feature_shape
 from convnets.models.options import VGGOptions
+from convnets.models.whitening import PatchWhitening
 
 
 def build(in_channels: int, num_classes: int, image_size: int, options: VGGOptions):
@@ -20,7 +21,10 @@ def build(in_channels: int, num_classes: int, image_size: int, options: VGGOptio
         if stage:
             layers.append(nn.MaxPool2d(2))
         for _ in range(convs):
-            layers += conv_bn_relu(c_in, width)
+            block = conv_bn_relu(c_in, width)
+            if options.whiten_stem and not layers:  # the first conv: fitted from the data
+                block[0] = PatchWhitening(c_in, width)
+            layers += block
             c_in = width
     trunk = nn.Sequential(*layers)
     feature_shape(trunk, in_channels, image_size, "vgg")  # fails clearly if too many stages

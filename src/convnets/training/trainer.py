@@ -22,6 +22,7 @@ from convnets.models.base import ImageClassifier, probe_shape
 from convnets.models.checkpoint import Checkpoint
 from convnets.models.complexity import count_parameters
 from convnets.models.registry import create_model
+from convnets.models.whitening import SAMPLE, fit_whitening
 from convnets.runtime import Runtime, machine, native_bf16
 from convnets.training.distributed import World
 from convnets.training.loop import EpochStats, FitResult, TrainSettings, fit
@@ -47,15 +48,18 @@ def train_settings(train: TrainConfig, augment: AugmentConfig) -> TrainSettings:
         patience=train.patience,
         batch_augment=AugmentSettings.from_config(augment) if train.batch_augment else None,
         progressive_sizes=tuple(train.progressive_sizes),
+        bias_lr_scale=train.bias_lr_scale,
     )
 
 
 def build_model(variant: VariantConfig, data: PreparedData) -> ImageClassifier:
-    """A fresh model for the data's shape and classes, normalizing with the train split's stats."""
+    """A fresh model for the data's shape and classes, normalizing with the train split's stats
+    (and its patch-whitening stem, if it has one, fitted to the train split)."""
     channels, height, _ = data.input_shape
     model = create_model(variant.model, channels, len(data.classes), height, variant.options)
     mean, std = channel_stats(data.x_train)
     model.set_normalization(mean, std)
+    fit_whitening(model, to_nchw(data.x_train[:SAMPLE]))
     return model
 
 

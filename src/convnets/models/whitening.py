@@ -1,0 +1,63 @@
+"""Patch whitening: a first conv whose filters decorrelate the training images' pixel patches.
+
+Neighbouring pixels are strongly correlated, so a randomly initialised first layer spends its
+first epochs learning what the data's covariance already says. Computing it instead (PCA of
+every k x k patch, each component scaled to unit variance; after tysam-code's hlb-CIFAR10 and
+Keller Jordan's airbench) hands the next layer decorrelated inputs from the first step. Each
+component goes in with both signs, so the ReLU after BatchNorm keeps both halves of it. The
+layer stays frozen: on Fashion-MNIST, with flip-TTA averaged over four seeds, this gained 0.2
+points of validation and 0.3 of test accuracy for the VGG at the same cost (README: Results).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+EPSILON = 1e-2  # added to each component's variance: keeps the faintest ones from exploding
+SAMPLE = 5000  # training images whose patches set the filters: plenty for a 9x9 covariance
+
+
+class PatchWhitening(nn.Conv2d):
+    """A bias-free conv whose weights `fit` sets from images, then frozen (never trained)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, padding=padding, bias=False)
+        self.weight.requires_grad_(False)
+
+    @torch.no_grad()
+    def fit(self, images: torch.Tensor) -> None:
+        """Set the weights from normalized float images (N, C, H, W).
+
+        The first filters are the whitening filters, strongest component first, then the same
+        negated; filters beyond those keep their random initialisation (also frozen).
+        """
+        filters = whitening_filters(images, self.kernel_size[0])
+        both = torch.cat([filters, -filters])[: self.out_channels]
+        self.weight[: len(both)] = both.to(self.weight)
+
+
+def whitening_filters(images: torch.Tensor, kernel: int) -> torch.Tensor:
+    """(C*k*k, C, k, k) filters: the patches' principal directions over sqrt(variance + eps)."""
+    channels = images.shape[1]
+    patches = F.unfold(images.double(), kernel).transpose(1, 2).reshape(-1, channels * kernel**2)
+    variances, directions = torch.linalg.eigh(torch.cov(patches.T))  # ascending variance
+    order = variances.argsort(descending=True)
+    scaled = directions[:, order] / (variances[order] + EPSILON).sqrt()
+    return scaled.T.float().reshape(-1, channels, kernel, kernel)
+
+
+def fit_whitening(model: nn.Module, images_uint8_nchw: torch.Tensor) -> None:
+    """Fit every `PatchWhitening` layer of `model` to the first `SAMPLE` training images.
+
+    The images are normalized as the model's input is (its `mean` and `std` buffers), since the
+    first layer sees them that way. A model without such a layer is left as it is.
+    """
+    layers = [m for m in model.modules() if isinstance(m, PatchWhitening)]
+    if not layers:
+        return
+    x = images_uint8_nchw[:SAMPLE].float() / 255.0
+    x = (x - model.mean) / model.std
+    for layer in layers:
+        layer.fit(x)
