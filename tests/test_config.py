@@ -140,6 +140,9 @@ def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
             "progressive_sizes sets the size of 40 epochs, but the variant trains",
         ),
         ("variants.mlp.progressive_sizes", [20] * 40, "Fix: list fewer sizes than epochs"),
+        ("train.bias_lr_scale", 0, "'train.bias_lr_scale' must be a factor in (0, 100]; got 0"),
+        ("variants.vgg.bias_lr_scale", 500, "a factor in (0, 100] (overrides train's); got 500"),
+        ("variants.vgg.options", {"whiten_stem": "yes"}, "whiten_stem"),
     ],
 )
 def test_bad_variants_and_training_settings_are_named(key, value, expected):
@@ -187,3 +190,11 @@ def test_a_variant_overrides_progressive_sizes_and_the_rest_inherit():
     parsed = parse_params(params)
     assert parsed.training("vgg").progressive_sizes == [16, 20, 24]
     assert parsed.training("cnn").progressive_sizes == [20]
+
+
+def test_a_variant_sets_its_own_bias_learning_rate_scale():
+    params = with_value("train.bias_lr_scale", 2.0)
+    params["variants"]["vgg"]["bias_lr_scale"] = 8.0
+    parsed = parse_params(params)
+    assert parsed.training("vgg").bias_lr_scale == 8.0
+    assert parsed.training("cnn").bias_lr_scale == 2.0

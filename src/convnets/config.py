@@ -95,6 +95,7 @@ class TrainConfig(_Group):
     precision: Literal["auto", "fp32", "bf16"] = Field(description="one of auto, fp32, bf16")
     batch_augment: bool = Field(description="true or false: re-augment every batch")
     progressive_sizes: list[ImageSize] = Field(description=SIZES_HELP)
+    bias_lr_scale: float = Field(gt=0, le=100, description="a factor in (0, 100]")
 
 
 class VariantConfig(_Group):
@@ -119,6 +120,9 @@ class VariantConfig(_Group):
     )
     progressive_sizes: list[ImageSize] | None = Field(
         default=None, description=SIZES_HELP + " (overrides train's)"
+    )
+    bias_lr_scale: float | None = Field(
+        default=None, gt=0, le=100, description="a factor in (0, 100] (overrides train's)"
     )
 
 
@@ -174,7 +178,15 @@ VariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")]
 
 
 # The `train` keys a variant may set for itself.
-OVERRIDES = ("epochs", "lr", "batch_size", "weight_decay", "batch_augment", "progressive_sizes")
+OVERRIDES = (
+    "epochs",
+    "lr",
+    "batch_size",
+    "weight_decay",
+    "batch_augment",
+    "progressive_sizes",
+    "bias_lr_scale",
+)
 
 
 class Params(_Group):

@@ -47,6 +47,7 @@ class TrainSettings:
     patience: int  # epochs without a better validation loss before stopping; 0 = never
     batch_augment: AugmentSettings | None  # fresh random augmentation of every batch, or none
     progressive_sizes: tuple[int, ...] = ()  # image size of each early epoch; then full size
+    bias_lr_scale: float = 1.0  # learning rate of biases and BatchNorm parameters, times lr
 
     def image_size(self, epoch: int) -> int | None:
         """The size epoch `epoch` (from 1) trains at, or None for the images' own size."""
@@ -78,12 +79,16 @@ class FitResult:
 
 
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
-    """No weight decay on biases and BatchNorm weights: decaying them only hurts."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    """No weight decay on biases and BatchNorm weights: decaying them only hurts. They may take
+    larger steps (`bias_lr_scale`): a shift or a scale has far fewer inputs than a weight matrix,
+    so the same rate moves it slowly (airbench trains them at 64x). Frozen parameters (a
+    patch-whitening stem) are left out."""
+    trained = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trained if p.ndim > 1]
+    no_decay = [p for p in trained if p.ndim <= 1]
     groups = [
         {"params": decay, "weight_decay": s.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": no_decay, "weight_decay": 0.0, "lr": s.lr * s.bias_lr_scale},
     ]
     if s.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=s.lr, momentum=s.momentum, nesterov=s.momentum > 0)
