@@ -47,7 +47,7 @@ def workdir(tmp_path, monkeypatch):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["train"].update(epochs=3, batch_size=16, lr=0.05)
     params["augment"]["flip"] = False  # a flip would swap the toy task's left and right classes
-    params["evaluate"]["tta"] = False
+    params["evaluate"]["tta"] = "none"
     params["variants"] = {
         "tiny": {"model": "cnn", "options": {"channels": [4, 8], "hidden": 16}},
         "flat": {"model": "mlp", "options": {"hidden": [32]}, "epochs": 2},

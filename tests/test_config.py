@@ -132,6 +132,7 @@ def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
         ("train.epochs", 0, "'train.epochs' must be an integer in [1, 1000]; got 0"),
         ("train.lr", -0.1, "'train.lr' must be a learning rate in (0, 10]"),
         ("train.precision", "fp16", "one of auto, fp32, bf16"),
+        ("evaluate.tta", True, "'evaluate.tta' must be one of none, flip (with the mirror"),
         ("train.progressive_sizes", [20, 4], "'train.progressive_sizes' must be a list of image"),
         ("train.progressive_sizes", [20, 4], "progressive_sizes[1] = 4"),
         (

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from convnets.data.prepared import load_prepared, save_prepared
-from convnets.evaluation.inference import flip_tta_applies, predict_logits
+from convnets.evaluation.inference import Views, predict_logits, tta_views
 from convnets.evaluation.leaderboard import choose_best, leaderboard, to_markdown
 from convnets.evaluation.metrics import classification_metrics, confident_mistakes
 from convnets.runtime import resolve_runtime
@@ -67,9 +67,26 @@ def test_flip_tta_averages_with_the_mirror():
     images[..., 0] = 255
     runtime = resolve_runtime("cpu", "fp32", 1)
     plain = predict_logits(LeftHalf(), images, runtime)
-    tta = predict_logits(LeftHalf(), images, runtime, flip_tta=True)
+    tta = predict_logits(LeftHalf(), images, runtime, views=Views(flip=True))
     assert plain.tolist() == [[2.0, 0.0]]
     assert tta.tolist() == [[1.0, 1.0]]
+
+
+class Pixels(torch.nn.Module):
+    def forward(self, x):  # (N, 1, H, W) -> one logit per pixel: where the light falls
+        return x.flatten(1)
+
+
+def test_shift_tta_averages_one_pixel_shifts_zero_filled_and_mirrored():
+    images = torch.zeros(1, 1, 3, 3, dtype=torch.uint8)
+    images[0, 0, 0, 0] = 255  # the top-left pixel: shifts up or left push it out of the image
+    runtime = resolve_runtime("cpu", "fp32", 1)
+    shifts = predict_logits(Pixels(), images, runtime, views=Views(shifts=True)).view(3, 3)
+    # itself, shifted down and shifted right; nothing wraps round to the far edge
+    assert (shifts * 5).tolist() == [[1, 1, 0], [1, 0, 0], [0, 0, 0]]
+    both = predict_logits(Pixels(), images, runtime, views=Views(flip=True, shifts=True))
+    assert (both.view(3, 3) * 10).tolist() == [[1, 2, 1], [1, 0, 1], [0, 0, 0]]
+    assert Views(flip=True, shifts=True).count == 10
 
 
 def evaluation(val, test, params=1000, model="cnn"):
@@ -201,24 +218,29 @@ def test_empty_test_set_is_refused(workdir, capsys):
 
 
 @pytest.mark.parametrize(
-    ("flip", "batch_augment", "override", "copies", "expected"),
+    ("flip", "batch_augment", "override", "copies", "augmented", "mirrored"),
     [
-        (True, True, None, 0, True),
-        (True, True, False, 0, False),  # the MLP's case: its variant turns batch augmentation off
-        (True, False, None, 1, True),  # static augmented copies with flips
-        (False, True, None, 1, False),  # digits: no flips anywhere
-        (True, False, True, 0, True),
+        (True, True, None, 0, True, True),
+        (True, True, False, 0, False, False),  # the MLP: its variant turns batch augmentation off
+        (True, False, None, 1, True, True),  # static augmented copies with flips
+        (False, True, None, 1, True, False),  # digits: shifts but no flips
+        (True, False, True, 0, True, True),
+        (True, False, None, 0, False, False),  # no augmentation at all
     ],
 )
-def test_flip_tta_only_for_models_trained_with_flips(
-    flip, batch_augment, override, copies, expected
+def test_tta_views_only_those_the_model_was_trained_on(
+    flip, batch_augment, override, copies, augmented, mirrored
 ):
-    params = {
-        "augment": {"flip": flip, "copies": copies},
-        "train": {"batch_augment": batch_augment},
-        "variants": {"v": {"batch_augment": override}},
-    }
-    assert flip_tta_applies(params, "v") is expected
+    for padding in (0, 1, 2):
+        params = {
+            "augment": {"flip": flip, "copies": copies, "crop_padding": padding},
+            "train": {"batch_augment": batch_augment},
+            "variants": {"v": {"batch_augment": override}},
+        }
+        shifted = augmented and padding >= 1
+        assert tta_views("shifts", params, "v") == Views(flip=mirrored, shifts=shifted)
+        assert tta_views("flip", params, "v") == Views(flip=mirrored)
+        assert tta_views("none", params, "v") == Views()
 
 
 def test_a_capsule_networks_margin_loss_is_left_out_of_the_loss_column():

@@ -42,6 +42,8 @@ def assert_card_matches(card: str, evaluation: Path, benchmark: dict, export: di
     assert number(details["parameters"]) == metrics["parameters"]
     assert number(details["FLOPs per image"]) == metrics["flops_per_image"]
     overall = {row["split"]: row for row in card_table(card, "Metrics")}
+    if metrics["tta"] != "none":  # the card says how the figures were scored
+        assert f"averaged over {metrics['tta_views']} test-time views: {metrics['tta']}" in card
     for split in ("test", "val"):
         assert abs(number(overall[split]["accuracy"]) - metrics[split]["accuracy"]) <= 5e-5
         assert abs(number(overall[split]["macro F1"]) - metrics[split]["macro_f1"]) <= 5e-5
@@ -72,7 +74,7 @@ def _artifacts(root: Path, rng: np.random.Generator) -> dict:
     split = lambda: {"accuracy": score(), "loss": score(), "macro_f1": score()}  # noqa: E731
     metrics = {"variant": "tiny", "model": "cnn", "parameters": int(rng.integers(1e3, 1e7)),
                "flops_per_image": int(rng.integers(1e5, 1e9)), "test": split(), "val": split(),
-               "scores": "logits", "tta": False}  # fmt: skip
+               "scores": "logits", "tta": "flip+shifts", "tta_views": 10}  # fmt: skip
     per_class = {c: {"precision": score(), "recall": score(), "f1": score(),
                      "support": int(rng.integers(1, 1000))} for c in QUADRANTS}  # fmt: skip
     engine = lambda: {  # noqa: E731

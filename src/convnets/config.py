@@ -28,6 +28,7 @@ from convnets.models.options import validate_options
 from convnets.threads import AUTO, resolve_threads
 
 DatasetName = Literal["fashion-mnist", "mnist", "cifar10"]
+TtaSetting = Literal["none", "flip", "shifts"]  # evaluate.tta; inference.tta_views applies it
 _MD5 = re.compile(r"[0-9a-f]{32}")
 MirrorUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+/$")]
 ImageSize = Annotated[int, Field(ge=8, le=1024)]
@@ -127,7 +128,9 @@ class VariantConfig(_Group):
 
 
 class EvaluateConfig(_Group):
-    tta: bool = Field(description="true or false: average logits with the mirrored image")
+    tta: TtaSetting = Field(
+        description="one of none, flip (with the mirror image), shifts (mirror and 1-pixel shifts)"
+    )
     mistakes: int = Field(ge=0, le=100, description="images in the mistakes grid, 0 to 100")
     batch_size: int = Field(ge=1, le=65536, description="an integer in [1, 65536]")
 

@@ -71,12 +71,22 @@ def _metrics(facts: dict) -> str:
         [name, f"{s['precision']:.4f}", f"{s['recall']:.4f}", f"{s['f1']:.4f}", s["support"]]
         for name, s in facts["per_class"].items()
     ]
-    tta = " (with flip test-time augmentation)" if metrics.get("tta") else ""
+    tta = _tta_words(metrics.get("tta", "none"), metrics.get("tta_views", 1))
     return (
         f"## Metrics\n\nOverall{tta}:\n\n"
         + _table(["split", "accuracy", "macro F1", "loss"], overall)
         + "\n\nPer class, test split:\n\n"
         + _table(["class", "precision", "recall", "F1", "support"], per_class)
+    )
+
+
+def _tta_words(tta: str, views: int) -> str:
+    """How evaluate scored the model: the shipped ONNX file sees each image once."""
+    if tta == "none":
+        return ""
+    return (
+        f" (each image's logits averaged over {views} test-time views: {tta}; the exported "
+        "model sees each image once: its accuracy is under Shipped files and speed)"
     )
 
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from convnets.config import TtaSetting
 from convnets.data.prepared import PreparedData
 from convnets.data.tensors import to_nchw
 from convnets.errors import ConvnetsError
-from convnets.evaluation.inference import flip_tta_applies, predict_logits
+from convnets.evaluation.inference import predict_logits, tta_views
 from convnets.evaluation.metrics import classification_metrics
 from convnets.models.checkpoint import Checkpoint
 from convnets.models.complexity import count_parameters, flops_per_image
@@ -31,19 +32,19 @@ class Assessment:
 
 
 def assess(
-    ckpt: Checkpoint, data: PreparedData, runtime: Runtime, batch_size: int, tta: bool
+    ckpt: Checkpoint, data: PreparedData, runtime: Runtime, batch_size: int, tta: TtaSetting
 ) -> Assessment:
-    """Metrics of `ckpt` on the test and validation splits, with flip TTA where it applies."""
+    """Metrics of `ckpt` on the test and validation splits, with the TTA views that apply."""
     if len(data.y_test) == 0 or len(data.y_val) == 0:
         raise ConvnetsError(
             f"the prepared {data.dataset} data have an empty test or validation split. "
             "Fix: raise prepare.subset (0 keeps everything) and run `dvc repro prepare`."
         )
     model = ckpt.build().to(runtime.device)
-    tta = tta and flip_tta_applies(ckpt.params, ckpt.variant)
+    views = tta_views(tta, ckpt.params, ckpt.variant)
 
     def metrics_of(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, dict]:
-        scores = predict_logits(model, to_nchw(images), runtime, batch_size, tta)
+        scores = predict_logits(model, to_nchw(images), runtime, batch_size, views)
         truth = torch.from_numpy(labels)
         return scores, classification_metrics(scores, truth, data.classes, model.score_loss)
 
@@ -56,7 +57,8 @@ def assess(
         "val": {k: val[k] for k in HEADLINE},
         "parameters": count_parameters(model),
         "flops_per_image": flops_per_image(model.cpu(), ckpt.input_shape),
-        "tta": tta,
+        "tta": views.describe(),  # none, flip, shifts or flip+shifts
+        "tta_views": views.count,
         "scores": model.score_kind,  # logits, or capsule lengths (whose loss is not CE)
     }
     return Assessment(test_scores, test, summary)
