@@ -71,7 +71,7 @@ def _metrics(facts: dict) -> str:
         [name, f"{s['precision']:.4f}", f"{s['recall']:.4f}", f"{s['f1']:.4f}", s["support"]]
         for name, s in facts["per_class"].items()
     ]
-    tta = _tta_words(metrics.get("tta", "none"), metrics.get("tta_views", 1))
+    tta = _tta_words(metrics["tta"], metrics["tta_views"])
     return (
         f"## Metrics\n\nOverall{tta}:\n\n"
         + _table(["split", "accuracy", "macro F1", "loss"], overall)

@@ -12,9 +12,12 @@ Results); the price is robustness: photo-like images lost 3.6 points (README: Ph
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from convnets.data.tensors import to_nchw
 
 EPSILON = 1e-2  # added to each component's variance: keeps the faintest ones from exploding
 SAMPLE = 5000  # training images whose patches set the filters: plenty for a 9x9 covariance
@@ -49,16 +52,17 @@ def whitening_filters(images: torch.Tensor, kernel: int) -> torch.Tensor:
     return scaled.T.float().reshape(-1, channels, kernel, kernel)
 
 
-def fit_whitening(model: nn.Module, images_uint8_nchw: torch.Tensor) -> None:
+def fit_whitening(model: nn.Module, train_images: np.ndarray) -> None:
     """Fit every `PatchWhitening` layer of `model` to the first `SAMPLE` training images.
 
-    The images are normalized as the model's input is (its `mean` and `std` buffers), since the
-    first layer sees them that way. A model without such a layer is left as it is.
+    `train_images` are uint8 (N, H, W, C), normalized here as the model's input is (its `mean`
+    and `std` buffers), since the first layer sees them that way. A model without such a layer
+    is left as it is, and nothing is converted for it.
     """
     layers = [m for m in model.modules() if isinstance(m, PatchWhitening)]
     if not layers:
         return
-    x = images_uint8_nchw[:SAMPLE].float() / 255.0
+    x = to_nchw(train_images[:SAMPLE]).float() / 255.0
     x = (x - model.mean) / model.std
     for layer in layers:
         layer.fit(x)

@@ -22,7 +22,7 @@ from convnets.models.base import ImageClassifier, probe_shape
 from convnets.models.checkpoint import Checkpoint
 from convnets.models.complexity import count_parameters
 from convnets.models.registry import create_model
-from convnets.models.whitening import SAMPLE, fit_whitening
+from convnets.models.whitening import fit_whitening
 from convnets.runtime import Runtime, machine, native_bf16
 from convnets.training.distributed import World
 from convnets.training.loop import EpochStats, FitResult, TrainSettings, fit
@@ -59,7 +59,7 @@ def build_model(variant: VariantConfig, data: PreparedData) -> ImageClassifier:
     model = create_model(variant.model, channels, len(data.classes), height, variant.options)
     mean, std = channel_stats(data.x_train)
     model.set_normalization(mean, std)
-    fit_whitening(model, to_nchw(data.x_train[:SAMPLE]))
+    fit_whitening(model, data.x_train)
     return model
 
 
