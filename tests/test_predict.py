@@ -170,8 +170,8 @@ def bad_inputs(tmp_path: Path, pngs) -> dict[str, tuple[Path, str]]:
     huge_png(bomb)
     return {
         "text named .png": (text, "not an image Pillow can read"),
-        "zero bytes": (empty, "not an image Pillow can read"),
-        "truncated": (truncated, "damaged image"),
+        "zero bytes": (empty, "an empty file"),
+        "truncated": (truncated, "damaged or truncated image"),
         "decompression bomb": (bomb, "decompression bomb"),
     }
 

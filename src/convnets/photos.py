@@ -18,14 +18,78 @@ numpy and Pillow only: `convnets predict` imports this and must start without to
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 MIN_CONTRAST = 32  # grey levels (0-255) a pixel must differ from the background to be object
 SPREAD = 4.0  # ... or this many median absolute deviations of the border, if larger (noise, JPEG)
 MIN_SHARE = 0.01  # a row or column counts as object when this share (or 1 pixel) differs
+
+
+class PictureError(Exception):
+    """A file that is not a picture we can use: empty, truncated, damaged or a bomb."""
+
+
+def open_picture(path: Path) -> Image.Image:
+    """Decode a file fully (the first frame of an animation), with the camera's rotation applied.
+
+    Decoding everything now, not lazily, is what finds a truncated file: Pillow reads the
+    header on open and the pixels only on `load`.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                opened.seek(0)
+                opened.load()
+                return ImageOps.exif_transpose(opened)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PictureError(f"{path}: refused as a decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        kind = "an empty file" if path.stat().st_size == 0 else "not an image Pillow can read"
+        raise PictureError(f"{path}: {kind}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise PictureError(f"{path}: damaged or truncated image ({exc})") from None
+
+
+def fit(image: Image.Image, height: int, width: int, grey: bool, framing: str) -> np.ndarray:
+    """A picture as uint8 (H, W, C) at the model's size, the way a folder dataset was made.
+
+    pad: scaled to fit whole, the rest filled with the border's colour; crop: the centred box of
+    the model's aspect, scaled; stretch: scaled to the size whatever the aspect. `ingest`,
+    `predict` and the explorer (prepare.mjs `frame`) do exactly this, so a picture from the
+    folder and the same file given to either gets the same pixels.
+    """
+    image = to_model_mode(image, grey)
+    size = (width, height)
+    if image.size == size:
+        fitted = image
+    elif framing == "crop":
+        fitted = image.crop(centre_box(image.width, image.height, width, height))
+        fitted = fitted.resize(size, Image.Resampling.BICUBIC)
+    elif framing == "stretch":
+        fitted = image.resize(size, Image.Resampling.BICUBIC)
+    else:
+        fill = tuple(int(v) for v in border_colour(np.asarray(image)))
+        fitted = ImageOps.pad(image, size, Image.Resampling.BICUBIC, fill[0] if grey else fill)
+    array = np.asarray(fitted, dtype=np.uint8)
+    return array[..., None] if grey else array
+
+
+def centre_box(width: int, height: int, to_width: int, to_height: int) -> tuple[int, ...]:
+    """(left, top, right, bottom): the largest centred box of the target's aspect, in whole
+    pixels (integer arithmetic, so the browser's port computes the same box)."""
+    if width * to_height > height * to_width:  # wider than the target: trim the sides
+        kept = max(1, height * to_width // to_height)
+        left = (width - kept) // 2
+        return left, 0, left + kept, height
+    kept = max(1, width * to_height // to_width)
+    top = (height - kept) // 2
+    return 0, top, width, top + kept
 
 
 @dataclass(frozen=True)
@@ -72,7 +136,14 @@ def to_black(image: Image.Image, background: float) -> Image.Image:
 
 
 def to_model_mode(image: Image.Image, grey: bool) -> Image.Image:
-    """L or RGB; transparent pixels over black (grey data) or white (colour photos)."""
+    """L or RGB; transparent pixels over black (grey data) or white (colour photos).
+
+    16- and 32-bit grey are scaled to 8 bits (Pillow's own conversion would clip them at 255).
+    """
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        wide = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if wide.max(initial=0) > 255 or image.mode.startswith("I;16") else 255.0
+        image = Image.fromarray(np.clip(np.round(wide * (255.0 / peak)), 0, 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         flat = Image.new("RGB", image.size, (0, 0, 0) if grey else (255, 255, 255))

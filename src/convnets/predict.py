@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convnets.onnx.metadata import MetadataError, ModelDescription, likeness
-from convnets.photos import Prepared, prepare
+from convnets.photos import PictureError, Prepared, fit, open_picture, prepare
 from convnets.threads import AUTO, resolve_threads
 
 UNSURE = "unsure: unlike the training data"
@@ -46,6 +44,7 @@ class Classifier:
     scores: str = "logits"  # what the model outputs: logits, or capsule_lengths
     temperature: float = 1.0
     ood: tuple[str, float] = ("max_probability", 0.0)  # score kind, threshold
+    framing: str = "object"  # how a picture is fitted to the input: ModelDescription.framing
 
     def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(scores, probabilities) for uint8 images (N, H, W, C), both (N, K).
@@ -108,6 +107,7 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
         description.scores,
         float(description.temperature),
         ood,
+        description.framing,
     )
 
 
@@ -142,22 +142,15 @@ def image_files(inputs: list[Path]) -> Iterator[Path]:
 
 
 def load_image(path: Path, model: Classifier, invert: str) -> Prepared:
-    """Any image as the model's uint8 (H, W, C), prepared like the dataset (`photos.prepare`)."""
+    """Any image as the model's uint8 (H, W, C), fitted the way the training data were."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                opened.load()
-                image = ImageOps.exif_transpose(opened)  # a phone's rotation, applied
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PredictError(f"{path}: refused as a decompression bomb ({exc})") from None
-    except UnidentifiedImageError:
-        raise PredictError(
-            f"{path}: not an image Pillow can read (empty or another format)"
-        ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise PredictError(f"{path}: damaged image ({exc})") from None
-    return prepare(image, model.height, model.width, model.channels == 1, invert)
+        image = open_picture(path)
+    except PictureError as exc:
+        raise PredictError(str(exc)) from None
+    grey = model.channels == 1
+    if model.framing == "object":
+        return prepare(image, model.height, model.width, grey, invert)
+    return Prepared(fit(image, model.height, model.width, grey, model.framing), found=True)
 
 
 @dataclass(frozen=True)

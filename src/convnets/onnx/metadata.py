@@ -24,8 +24,10 @@ SCORE_KINDS = ("logits", "capsule_lengths")  # logits: softmax gives probabiliti
 # How "like the training data" an input is, from the outputs; higher is more alike.
 # max_probability: the top calibrated probability (or capsule length); energy: T * logsumexp(z / T)
 OOD_SCORES = ("max_probability", "energy")
+FRAMINGS = ("object", "pad", "crop", "stretch")  # photos.py fits a picture each of these ways
 PREFIX = "convnets."
-_TEXT = ("dataset", "variant", "scores", "params_hash")  # stored as plain strings, not JSON
+# stored as plain strings, not JSON
+_TEXT = ("dataset", "variant", "scores", "params_hash", "framing")
 
 
 class MetadataError(ValueError):
@@ -46,6 +48,10 @@ class ModelDescription:
     params_hash: str = ""
     temperature: float = 1.0  # fitted on the validation split; folded into PROBABILITIES
     ood: dict[str, Any] = field(default_factory=dict)  # {"score": OOD_SCORES, "threshold": x}
+    # How a picture is brought to the input size (photos.FRAMINGS): object (find the object,
+    # crop and centre it, as the built-in datasets were made), or a folder dataset's pad, crop
+    # or stretch, which `ingest` applied to every training picture.
+    framing: str = "object"
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -76,6 +82,8 @@ class ModelDescription:
         description = cls(**values | {"classes": tuple(values["classes"])})
         if description.scores not in SCORE_KINDS:
             raise MetadataError(f"unknown {PREFIX}scores {description.scores!r}")
+        if description.framing not in FRAMINGS:
+            raise MetadataError(f"unknown {PREFIX}framing {description.framing!r}")
         _check_reliability(description)
         return description
 

@@ -37,7 +37,9 @@ class Shipment:
     metrics: dict  # parity, accuracies, sizes: reports/export/metrics.json
 
 
-def describe(ckpt: Checkpoint, score_kind: str, trust: Trust) -> ModelDescription:
+def describe(
+    ckpt: Checkpoint, score_kind: str, trust: Trust, framing: str = "object"
+) -> ModelDescription:
     """The metadata an exported file carries: enough to use it with nothing else at hand."""
     channels, height, width = ckpt.input_shape
     return ModelDescription(
@@ -51,6 +53,7 @@ def describe(ckpt: Checkpoint, score_kind: str, trust: Trust) -> ModelDescriptio
         params_hash=params_hash(ckpt.params),
         temperature=trust.temperature,
         ood=trust.ood,
+        framing=framing,
     )
 
 
@@ -67,7 +70,7 @@ def ship(
     torch_logits = scores_of(data.x_test)
     softmax = model.score_kind == "logits"
     trust = assess(scores_of, data, torch_logits, softmax, cfg.ood_images, seed)
-    fp32 = export_onnx(model, describe(ckpt, model.score_kind, trust))
+    fp32 = export_onnx(model, describe(ckpt, model.score_kind, trust, data.framing))
     check(fp32, "fp32")
     fp32_session = onnx_session(fp32, threads)
     agreement = parity(torch_logits, fp32_session, data.x_test, cfg.parity_atol)

@@ -4,7 +4,7 @@ import { Sketch } from "./draw.mjs";
 import { PRESETS, arithmetic, convolve, greyOf, maxPool } from "./knobs.mjs";
 import { LayerView, toImage } from "./layers.mjs";
 import { ModelError, infer, loadModel } from "./model.mjs";
-import { prepare, toModelMode } from "./prepare.mjs";
+import { frame, prepare, toModelMode } from "./prepare.mjs";
 
 const $ = (id) => document.getElementById(id);
 const state = (window.explorer = { ready: false, updates: 0 });
@@ -155,7 +155,9 @@ async function upload(file) {
     context.drawImage(bitmap, 0, 0);
     const rgba = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
     const [h, w, c] = model.shape;
-    const prepared = prepare(toModelMode(rgba, bitmap.width, bitmap.height, c === 1), h, w, c === 1, "auto");
+    const { framing } = model.site.description;
+    const picture = toModelMode(rgba, bitmap.width, bitmap.height, c === 1);
+    const prepared = frame(picture, h, w, c === 1, "auto", framing);
     say("");
     await update({ ...prepared, source: `upload: ${name}` });
   } catch (error) {

@@ -56,6 +56,35 @@ export function prepare(img, height, width, grey, invert) {
   return { pixels: img.data, found };
 }
 
+/**
+ * photos.fit and photos.prepare: the picture as the model's input, by the model's framing.
+ * object: find, crop and centre the object (the built-in datasets); pad, crop, stretch: what
+ * ingest did to a folder dataset's pictures, so an upload matches its training pictures.
+ */
+export function frame(img, height, width, grey, invert, framing) {
+  if (framing === undefined || framing === "object") return prepare(img, height, width, grey, invert);
+  if (img.width === width && img.height === height) return { pixels: img.data, found: true };
+  if (framing === "stretch") return { pixels: resize(img, width, height).data, found: true };
+  if (framing === "crop") {
+    const [left, top, right, bottom] = centreBox(img.width, img.height, width, height);
+    return { pixels: resize(crop(img, top, bottom, left, right), width, height).data, found: true };
+  }
+  const fill = borderColour(img).map((v) => Math.trunc(v));
+  return { pixels: pad(img, width, height, fill).data, found: true };
+}
+
+/** photos.centre_box: the largest centred box of the target's aspect, in whole pixels. */
+export function centreBox(w, h, toW, toH) {
+  if (w * toH > h * toW) {
+    const kept = Math.max(1, Math.floor((h * toW) / toH));
+    const left = Math.floor((w - kept) / 2);
+    return [left, 0, left + kept, h];
+  }
+  const kept = Math.max(1, Math.floor((w * toH) / toW));
+  const top = Math.floor((h - kept) / 2);
+  return [0, top, w, top + kept];
+}
+
 function ptp(data) {
   let [lo, hi] = [255, 0];
   for (const v of data) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
