@@ -63,15 +63,21 @@ def git(repo: Path, *args: str) -> None:
 
 def set_params(repo: Path, **changes) -> None:
     """Set dotted keys in the copy's params.yaml, e.g. set_params(repo, **{"prepare.subset": 5})."""
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params = changed_params(repo / "params.yaml", changes)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git(repo, "commit", "-q", "-am", "test params")
+
+
+def changed_params(path: Path, changes: dict) -> dict:
+    """The params file at `path` with dotted keys set, e.g. {"prepare.subset": 5}."""
+    params = yaml.safe_load(path.read_text())
     for key, value in changes.items():
         *groups, last = key.split(".")
         target = params
         for group in groups:
             target = target[group]
         target[last] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git(repo, "commit", "-q", "-am", "test params")
+    return params
 
 
 def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

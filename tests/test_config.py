@@ -52,7 +52,45 @@ BAD_VALUES = [
     ("report.kernel", [[1, 0], [0, 1]], "square kernel of odd size"),
     ("report.kernel", [[1, 0, 0], [0, 1], [0, 0, 1]], "square kernel of odd size"),
     ("report.channels", 0, "1 to 16"),
+    ("prepare.near_duplicate_bits", 9, "0 to 8"),
+    ("prepare.drop_test_duplicates", "yes", "true or false"),
 ]
+
+# A folder dataset's settings, each bad one refused naming folders.<name>.<key>.
+FOLDER = {"path": "data/leaves", "size": [64, 48]}
+BAD_FOLDER_VALUES = [
+    ("size", [0, 32], "each 1 to 1024"),
+    ("size", [32, 1025], "each 1 to 1024"),
+    ("size", [32], "[height, width]"),
+    ("channels", 2, "1 (grey), 3 (colour) or auto"),
+    ("framing", "fill", "pad (whole picture"),
+    ("test_fraction", 1, "held out when no test/"),
+    ("bad_files", "ignore", "skip (list and skip"),
+    ("path", "", "one subfolder per class"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), BAD_FOLDER_VALUES)
+def test_bad_folder_setting_names_the_key_and_what_is_allowed(key, value, allowed):
+    raw = with_value("base.dataset", "leaves") | {"folders": {"leaves": FOLDER | {key: value}}}
+    with pytest.raises(ConvnetsError) as error:
+        parse_params(raw)
+    message = str(error.value)
+    assert f"'folders.leaves.{key}'" in message and allowed in message and "Fix:" in message
+
+
+def test_a_folder_dataset_is_chosen_by_name_and_may_not_hide_a_built_in():
+    raw = with_value("base.dataset", "leaves") | {"folders": {"leaves": FOLDER}}
+    params = parse_params(raw)
+    assert params.folder is not None and params.folder.size == [64, 48]
+    assert params.folder.framing == "pad" and params.folder.channels == "auto"
+    assert parse_params(DEFAULTS).folder is None
+    clash = with_value("base.dataset", "mnist") | {"folders": {"mnist": FOLDER}}
+    with pytest.raises(ConvnetsError, match=r"folders\.mnist has the name of a built-in"):
+        parse_params(clash)
+    missing = with_value("base.dataset", "leaf") | {"folders": {"leaves": FOLDER}}
+    with pytest.raises(ConvnetsError, match=r"key of `folders` \(leaves\); got 'leaf'"):
+        parse_params(missing)
 
 
 @pytest.mark.parametrize(("key", "value", "allowed"), BAD_VALUES)
@@ -104,6 +142,10 @@ def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
             str(out),
             "--summary",
             str(tmp_path / "s"),
+            "--ingested",
+            str(tmp_path / "ingested"),
+            "--checks",
+            str(tmp_path / "checks"),
         ],
         capture_output=True,
         text=True,

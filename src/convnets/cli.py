@@ -19,7 +19,11 @@ from convnets.errors import ConvnetsError
 # name -> (module with `arguments(parser)` and `run(args, params)`, one-line help)
 COMMANDS = {
     "download": ("convnets.stages.download", "fetch and verify the dataset's upstream files"),
-    "prepare": ("convnets.stages.prepare", "decode and split into train/val/test"),
+    "ingest": (
+        "convnets.stages.ingest",
+        "check and decode a folder of your own labelled pictures (folders in params.yaml)",
+    ),
+    "prepare": ("convnets.stages.prepare", "decode and split into train/val/test; data checks"),
     "augment": ("convnets.stages.augment", "augmented copies of the training split, and a preview"),
     "train": (
         "convnets.stages.train",
@@ -32,6 +36,10 @@ COMMANDS = {
     "compare": (
         "convnets.stages.compare",
         "compare every variant and choose the best by validation accuracy",
+    ),
+    "label_issues": (
+        "convnets.stages.label_issues",
+        "likely label errors in val and test, by confident learning on the chosen variant",
     ),
     "export": (
         "convnets.stages.export",

@@ -22,12 +22,12 @@ from pydantic import (
     field_validator,
 )
 
-from convnets.data.datasets import get_dataset
+from convnets.data.datasets import DATASETS, get_dataset
 from convnets.errors import ConvnetsError
 from convnets.models.options import validate_options
 from convnets.threads import AUTO, resolve_threads
 
-DatasetName = Literal["fashion-mnist", "mnist", "cifar10"]
+BUILT_IN = ", ".join(DATASETS)
 TtaSetting = Literal["none", "flip", "shifts"]  # evaluate.tta; inference.tta_views applies it
 _MD5 = re.compile(r"[0-9a-f]{32}")
 MirrorUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+/$")]
@@ -43,7 +43,9 @@ class _Group(BaseModel):
 
 class BaseConfig(_Group):
     seed: int = Field(ge=0, description="an integer >= 0")
-    dataset: DatasetName = Field(description="one of fashion-mnist, mnist, cifar10")
+    dataset: str = Field(
+        description=f"a built-in dataset ({BUILT_IN}) or the name of one of `folders`"
+    )
     threads: int = Field(
         ge=1, le=256, description="auto (every core this process may use) or an integer in [1, 256]"
     )
@@ -71,6 +73,38 @@ class DownloadConfig(_Group):
 class PrepareConfig(_Group):
     val_fraction: float = Field(gt=0, lt=1, description="a fraction in (0, 1)")
     subset: int = Field(ge=0, description="0 (all images) or a per-class cap >= 1")
+    near_duplicate_bits: int = Field(  # pHashes have 32 of 64 bits set: distances are even
+        ge=0, le=8, description="perceptual-hash bits two near-duplicates may differ in, 0 to 8"
+    )
+    drop_test_duplicates: bool = Field(
+        description="true or false: drop test images that duplicate a train or val image"
+    )
+
+
+class FolderConfig(_Group):
+    """A folder of the user's own labelled pictures (`ingest@<name>`); README: Your own images."""
+
+    path: str = Field(min_length=1, description="the folder, one subfolder per class")
+    size: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
+        min_length=2, max_length=2, description="[height, width] in pixels, each 1 to 1024"
+    )
+    channels: Literal[1, 3, "auto"] = Field(
+        default="auto", description="1 (grey), 3 (colour) or auto (3 if any picture is colour)"
+    )
+    framing: Literal["pad", "crop", "stretch"] = Field(
+        default="pad",
+        description="pad (whole picture, border colour around), crop (centre) or stretch",
+    )
+    test_fraction: float = Field(
+        default=0.2, gt=0, lt=1, description="a fraction in (0, 1), held out when no test/"
+    )
+    min_per_class: int = Field(default=10, ge=1, description="an integer >= 1")
+    bad_files: Literal["skip", "fail"] = Field(
+        default="skip", description="skip (list and skip unreadable files) or fail"
+    )
+    subject: str = Field(
+        default="", max_length=300, description="what the pictures show, for the model card"
+    )
 
 
 class AugmentConfig(_Group):
@@ -208,6 +242,14 @@ class Params(_Group):
     variants: dict[VariantName, VariantConfig] = Field(
         min_length=1, description="a mapping of variant names (lowercase) to variants"
     )
+    folders: dict[VariantName, FolderConfig] = Field(
+        default_factory=dict, description="a mapping of your folder datasets' names to folders"
+    )
+
+    @property
+    def folder(self) -> FolderConfig | None:
+        """The folder `base.dataset` names, or None for a built-in dataset."""
+        return self.folders.get(self.base.dataset)
 
     def variant(self, name: str) -> VariantConfig:
         """The variant called `name`; an unknown name lists the known ones."""
@@ -246,10 +288,28 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     except ValidationError as exc:
         lines = [_describe(error, raw, source) for error in exc.errors()]
         raise ConvnetsError("\n".join(lines)) from None
+    _check_dataset(params, source)
     _check_models(params, source)
     _check_progressive_sizes(params, source)
     _check_checksums(params, source)
     return params
+
+
+def _check_dataset(params: Params, source: str) -> None:
+    """`base.dataset` is a built-in or one of `folders`, and no folder hides a built-in."""
+    clash = sorted(set(params.folders) & set(DATASETS))
+    if clash:
+        raise ConvnetsError(
+            f"{source}: folders.{clash[0]} has the name of a built-in dataset. "
+            f"Fix: rename the folder dataset (built-ins: {BUILT_IN})."
+        )
+    if params.base.dataset not in DATASETS and params.folder is None:
+        named = ", ".join(params.folders) or "none yet"
+        raise ConvnetsError(
+            f"{source}: 'base.dataset' must be a built-in dataset ({BUILT_IN}) or a key of "
+            f"`folders` ({named}); got {params.base.dataset!r}. Fix: use one of those, or add "
+            f"folders.{params.base.dataset} with the path of your images (README: Your own images)."
+        )
 
 
 def _check_models(params: Params, source: str) -> None:
@@ -282,6 +342,8 @@ def _check_checksums(params: Params, source: str) -> None:
     The option replaces upstream's checksum for the files it names only (a private mirror's own
     copies); a typo must fail here rather than silently leave upstream's checksum in force.
     """
+    if params.folder is not None:
+        return  # a folder of the user's own pictures has no upstream files to vouch for
     spec = get_dataset(params.base.dataset)
     names = [remote.name for remote in spec.files]
     for name, md5 in params.download.checksums.items():

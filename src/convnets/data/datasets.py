@@ -1,4 +1,8 @@
-"""What each dataset is upstream: its files, checksums, mirrors and classes.
+"""The registry of built-in datasets: upstream files, checksums, mirrors, classes, subject.
+
+A new built-in dataset is one entry of `DATASETS`; `config.py` derives the names it allows from
+it. The user's own folders of pictures are the other kind of entry: each is named under
+`folders` in params.yaml and read by `data/folder.py` and `data/ingest.py`.
 
 Checksums are upstream's published values. For the IDX datasets they are of the decompressed
 payload, not the `.gz`: Debian's `dataset-fashion-mnist` re-gzips the genuine files, so the `.gz`
@@ -32,6 +36,7 @@ class DatasetSpec:
     mirrors: tuple[str, ...]  # base URLs, tried in order after the user's own mirrors
     classes: tuple[str, ...]
     image_shape: tuple[int, int, int]  # (H, W, C)
+    subject: str  # what the images show, for the model card's intended use
 
 
 FASHION_MNIST = DatasetSpec(
@@ -80,6 +85,8 @@ FASHION_MNIST = DatasetSpec(
         "Ankle boot",
     ),
     image_shape=(28, 28, 1),
+    subject="small grayscale product photos of clothing, shoes and bags, one item centred on a "
+    "black background (Zalando's article images)",
 )
 
 MNIST = DatasetSpec(
@@ -97,6 +104,7 @@ MNIST = DatasetSpec(
     ),
     classes=tuple(str(digit) for digit in range(10)),
     image_shape=(28, 28, 1),
+    subject="handwritten digits, one per image, centred, white on black",
 )
 
 CIFAR10 = DatasetSpec(
@@ -124,6 +132,7 @@ CIFAR10 = DatasetSpec(
         "truck",
     ),
     image_shape=(32, 32, 3),
+    subject="small colour photos of one vehicle or animal each, centred",
 )
 
 # The binary archive's layout: six files of 10,000 records, each a label byte then 3x32x32 pixels.

@@ -30,7 +30,8 @@ class PreparedData:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[str, ...]
-    dataset: str  # the registry name, e.g. fashion-mnist
+    dataset: str  # the registry name, e.g. fashion-mnist, or the name of a folder dataset
+    framing: str = "object"  # how predict fits a picture: photos.FRAMINGS (object: built-ins)
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
@@ -67,6 +68,7 @@ def make_splits(
     subset: int,
     seed: int,
     dataset: str,
+    framing: str = "object",
 ) -> PreparedData:
     """Stratified, seeded validation split of upstream's train set; test only capped by `subset`."""
     x, y = cap_per_class(*train, subset, seed)
@@ -85,7 +87,9 @@ def make_splits(
     x_train, x_val, y_train, y_val = train_test_split(
         x, y, test_size=n_val, stratify=y, random_state=seed, shuffle=True
     )
-    return PreparedData(x_train, y_train, x_val, y_val, x_test, y_test, tuple(classes), dataset)
+    return PreparedData(
+        x_train, y_train, x_val, y_val, x_test, y_test, tuple(classes), dataset, framing
+    )
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
@@ -116,7 +120,9 @@ def summarize(data: PreparedData) -> dict:
 
 def save_prepared(path: Path, data: PreparedData) -> None:
     arrays = {key: getattr(data, key) for key in _ARRAYS}
-    io.save_npz(path, **_description(data.dataset, data.classes, data.image_shape), **arrays)
+    description = _description(data.dataset, data.classes, data.image_shape)
+    framing = {"framing": np.array(data.framing, dtype=str)}
+    io.save_npz(path, **description, **framing, **arrays)
 
 
 def save_augmented(path: Path, like: PreparedData, x_train: np.ndarray, y_train: np.ndarray):
@@ -143,7 +149,8 @@ def load_prepared(path: Path) -> PreparedData:
     """Load and sanity-check a prepared `.npz`; anything off names the stage to rerun."""
     arrays = io.load_npz(path, _DESCRIPTION + _ARRAYS, producer="prepare")
     dataset, classes, shape = _described(arrays)
-    data = PreparedData(classes=classes, dataset=dataset, **arrays)
+    framing = str(arrays.pop("framing", "object"))
+    data = PreparedData(classes=classes, dataset=dataset, framing=framing, **arrays)
     for split in SPLITS:
         x, y = data.split(split)
         if x.dtype != np.uint8 or x.shape[1:] != shape or y.shape != (len(x),):
