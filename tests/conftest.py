@@ -85,7 +85,7 @@ def train_stage(variant: str, checkpoint: str, live: str) -> int:
 
 # Session fixtures that run the real pipeline once: under `pytest -n` (make test), every test
 # that uses one goes to the same worker, so each pipeline still runs once.
-SHARED_RUNS = ("mnist_repo", "fashion_repo")
+SHARED_RUNS = ("mnist_repo", "fashion_repo", "digits_repo")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import yaml
 from onnx import TensorProto, helper
 
 from convnets.onnx.metadata import INPUT, OUTPUT, ModelDescription
@@ -94,15 +95,18 @@ def _artifacts(root: Path, rng: np.random.Generator) -> dict:
         for a, p in zip(truth, guess, strict=True)
     ]
     manifest = {"dataset": "quadrants", "files": {"a.gz": {"md5": "0" * 32, "sha256": "1" * 64}}}
+    duplicates = {"train-test": {"exact": int(rng.integers(1, 99)), "near": int(rng.integers(99))}}
+    checks = {"notes": ["a.png: an empty file. Fix: replace it."], "duplicates": duplicates,
+              "test_duplicates_dropped": 0, "balance": {}}  # fmt: skip
     for path, value in {
         "best.json": {"variant": "tiny"}, "evaluate/tiny/metrics.json": metrics,
         "evaluate/tiny/per_class.json": per_class, "benchmark.json": benchmark,
         "export.json": export, "confusion.json": confusion, "raw/manifest.json": manifest,
-        "export_trust.json": export | _trust(score),
+        "export_trust.json": export | _trust(score), "checks.json": checks,
     }.items():  # fmt: skip
         (root / path).write_text(json.dumps(value))
     _onnx_with_metadata(root / "best.onnx")
-    return {"benchmark": benchmark, "export": export, "confusion": confusion}
+    return {"benchmark": benchmark, "export": export, "confusion": confusion, "checks": checks}
 
 
 def _onnx_with_metadata(path: Path) -> None:
@@ -126,7 +130,7 @@ def _card(*extra: str) -> int:
         "model_card", "--best", "best.json", "--evaluations", "evaluate", "--raw", "raw",
         "--prepared", "prepared.npz", "--confusion", "confusion.json",
         "--export-metrics", "export.json", "--benchmark", "benchmark.json",
-        "--onnx", "best.onnx", "--out", "card/model_card.md",
+        "--onnx", "best.onnx", "--checks", "checks.json", "--out", "card/model_card.md",
         "--failures", "card/model_card/failures.png", *extra,
     )  # fmt: skip
 
@@ -137,6 +141,13 @@ def test_model_card_numbers_are_those_of_the_artifacts(workdir):
     card = (workdir / "card/model_card.md").read_text()
     assert_card_matches(card, workdir / "evaluate/tiny", written["benchmark"], written["export"])
     assert "`abc123`" in card and "0" * 32 in card and "1" * 64 in card
+    assert "Zalando" in card  # the registry's words for fashion-mnist, the params' dataset
+    checks = written["checks"]
+    assert f"- {checks['notes'][0]}" in card
+    duplicates = {row["splits"]: row for row in card_table(card, "Data", index=1)}
+    expected = checks["duplicates"]["train-test"]
+    assert number(duplicates["train-test"]["exact"]) == expected["exact"]
+    assert number(duplicates["train-test"]["near"]) == expected["near"]
     pairs = Counter((r["actual"], r["predicted"]) for r in written["confusion"])
     worst = max(n for (a, p), n in pairs.items() if a != p)
     failures = card_table(card, "Known failure modes")
@@ -171,3 +182,18 @@ def _trust(score) -> dict:
         "calibration": {"temperature": 1.5, "test": {"before": before, "after": after}},
         "ood": {"score": "energy", "threshold": 1.0, "test_pass_rate": 0.95, "sets": sets},
     }
+
+
+def test_a_folder_datasets_card_says_where_its_pictures_came_from_and_what_they_show(workdir):
+    _artifacts(workdir, np.random.default_rng(3))
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    subject = "close-ups of three kinds of leaf, one per picture"
+    params["base"]["dataset"] = "leaves"
+    params["folders"] = {"leaves": {"path": "data/leaves", "size": [28, 28], "subject": subject}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    manifest = {"dataset": "leaves", "folder": "data/leaves", "files": {}}
+    (workdir / "raw/manifest.json").write_text(json.dumps(manifest))
+    assert _card() == 0
+    card = (workdir / "card/model_card.md").read_text()
+    assert subject in card and "Zalando" not in card
+    assert "your own pictures, from `data/leaves`" in card

@@ -1,7 +1,7 @@
 """Everything the model card says, read from what the pipeline wrote; nothing typed by hand.
 
-The one exception is prose: what a dataset's images look like, for the intended-use paragraph,
-keyed by the dataset's name.
+The one exception is prose: what a dataset's images show, for the intended-use paragraph, from
+the dataset registry or the folder's `subject` in params.yaml.
 """
 
 from __future__ import annotations
@@ -20,13 +20,6 @@ from convnets.onnx.metadata import ModelDescription
 WORST_PAIRS = 3  # confused (true, predicted) pairs listed as failure modes
 EXAMPLES = 4  # test images shown per pair
 
-SUBJECTS = {  # what the images show, for the intended-use paragraph
-    "fashion-mnist": "small grayscale product photos of clothing, shoes and bags, one item "
-    "centred on a black background (Zalando's article images)",
-    "mnist": "handwritten digits, one per image, centred, white on black",
-    "cifar10": "small colour photos of one vehicle or animal each, centred",
-}
-
 
 @dataclass(frozen=True)
 class CardInputs:
@@ -40,6 +33,8 @@ class CardInputs:
     export_metrics: Path
     benchmark: Path
     onnx: Path  # the shipped fp32 model: its metadata gives the params hash
+    checks: Path  # prepare's data checks JSON: duplicates, balance, bad files
+    subject: str  # what the images show: the registry's words, or the folder's `subject`
 
 
 def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
@@ -66,6 +61,8 @@ def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
         "export": export,
         "benchmark": io.read_json(inputs.benchmark, producer="benchmark"),
         "confusions": worst_pairs(io.read_json(inputs.confusion, producer="compare")),
+        "data_checks": io.read_json(inputs.checks, producer="prepare"),
+        "subject": inputs.subject,
     }
     for name in ("calibration", "ood"):
         facts[name] = export.get(name)  # written by export since temperature scaling
@@ -107,7 +104,7 @@ def intended_use(dataset: str, facts: dict) -> tuple[str, str]:
     """What the model is for, and what it is not for, from the dataset and the input contract."""
     height, width, channels = facts["input"]["shape"]
     kind = "grayscale" if channels == 1 else "colour"
-    subject = SUBJECTS.get(dataset, f"the kind in {dataset}")
+    subject = facts["subject"] or f"the kind in the folder dataset {dataset}"
     classes = ", ".join(facts["classes"])
     use = (
         f"Sorting {height}x{width} {kind} images of {subject} into one of "

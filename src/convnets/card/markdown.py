@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from convnets.card.facts import intended_use
 
+NOTES = 10  # data-check lines quoted in the card; the rest stay in reports/data/checks.md
+
 
 def render(facts: dict, failures_png: str) -> str:
     """The whole card; `failures_png` is the failure-mode examples' path relative to the card."""
@@ -52,12 +54,44 @@ def _intended(dataset: str, facts: dict) -> str:
 
 def _data(facts: dict) -> str:
     manifest = facts["manifest"]
+    if "folder" in manifest:
+        source = f"Dataset `{manifest['dataset']}`: your own pictures, from `{manifest['folder']}`."
+    else:
+        rows = [
+            [f"`{name}`", digest.get("md5", ""), digest.get("sha256", ""), digest.get("size", "")]
+            for name, digest in sorted(manifest["files"].items())
+        ]
+        table = _table(["file", "md5", "sha256", "bytes"], rows)
+        source = f"Dataset `{manifest['dataset']}`, the files download verified:\n\n{table}"
+    return f"## Data\n\n{source}\n\n{_checks(facts['data_checks'])}"
+
+
+def _checks(checks: dict) -> str:
+    """The data checks (reports/data/checks.md in full): duplicates per split pair, notes."""
     rows = [
-        [f"`{name}`", digests.get("md5", ""), digests.get("sha256", ""), digests.get("size", "")]
-        for name, digests in sorted(manifest["files"].items())
+        [pair, counts["exact"], counts["near"]]
+        for pair, counts in sorted(checks["duplicates"].items())
     ]
-    table = _table(["file", "md5", "sha256", "bytes"], rows)
-    return f"## Data\n\nDataset `{manifest['dataset']}`, the files download verified:\n\n{table}"
+    notes = checks["notes"]
+    shown = "\n".join(f"- {line}" for line in notes[:NOTES]) or "- nothing to report"
+    more = (
+        f"\n- ... and {len(notes) - NOTES} more in reports/data/checks.md"
+        if len(notes) > NOTES
+        else ""
+    )
+    dropped = checks["test_duplicates_dropped"]
+    return (
+        "Data checks (prepare; `reports/data/checks.md`):\n\n"
+        + shown
+        + more
+        + "\n\nDuplicate images per split pair (exact: same pixels; near: perceptual hash):\n\n"
+        + _table(["splits", "exact", "near"], rows)
+        + (
+            f"\n\n{dropped} test images that duplicate training data were dropped."
+            if dropped
+            else ""
+        )
+    )
 
 
 def _metrics(facts: dict) -> str:

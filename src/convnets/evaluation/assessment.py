@@ -27,6 +27,7 @@ HEADLINE = ("accuracy", "loss", "macro_f1")  # the numbers of each split in metr
 @dataclass(frozen=True)
 class Assessment:
     test_scores: torch.Tensor  # (N, classes) float32, test split
+    val_scores: torch.Tensor  # (N, classes) float32, validation split
     test: dict  # classification_metrics of the test split, per class included
     summary: dict  # what metrics.json holds
 
@@ -49,7 +50,7 @@ def assess(
         return scores, classification_metrics(scores, truth, data.classes, model.score_loss)
 
     test_scores, test = metrics_of(data.x_test, data.y_test)
-    _, val = metrics_of(data.x_val, data.y_val)
+    val_scores, val = metrics_of(data.x_val, data.y_val)
     summary = {
         "variant": ckpt.variant,
         "model": ckpt.model_name,
@@ -61,4 +62,4 @@ def assess(
         "tta_views": views.count,
         "scores": model.score_kind,  # logits, or capsule lengths (whose loss is not CE)
     }
-    return Assessment(test_scores, test, summary)
+    return Assessment(test_scores, val_scores, test, summary)

@@ -12,7 +12,7 @@ from sklearn.metrics import confusion_matrix
 from convnets import io
 from convnets.data.prepared import PreparedData
 from convnets.evaluation.assessment import Assessment
-from convnets.evaluation.metrics import confident_mistakes
+from convnets.evaluation.metrics import confident_mistakes, probabilities
 from convnets.figures.results import confusion_figure, mistakes_figure
 from convnets.figures.style import save_figure
 
@@ -32,6 +32,15 @@ def write_assessment(out: Path, data: PreparedData, assessment: Assessment, show
     )
     live.end()
     io.write_json(out / "metrics.json", assessment.summary)
+    # Out-of-sample class probabilities (the model never trained on val or test): what
+    # confident learning needs to find likely label errors (stage label_issues).
+    io.save_npz(
+        out / "probabilities.npz",
+        **{
+            split: probabilities(scores, kind).numpy().astype(np.float32)
+            for split, scores in (("val", assessment.val_scores), ("test", assessment.test_scores))
+        },
+    )
     io.write_json(out / "per_class.json", assessment.test["per_class"])
     matrix = confusion_matrix(data.y_test, predicted, labels=range(len(data.classes)))
     title = f"{variant}: test accuracy {assessment.test['accuracy']:.2%} (rows sum to 1)"

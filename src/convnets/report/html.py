@@ -72,6 +72,18 @@ def leaderboard_table(table: pd.DataFrame) -> str:
     return shown.to_html(index=False, escape=True, border=0)
 
 
+def notes_table(notes: list[str]) -> str:
+    """The data checks' findings, one row each (text left-aligned: they are sentences)."""
+    rows = "".join(f'<tr><td style="text-align:left">{escape(n)}</td></tr>' for n in notes)
+    return f"<table><tr><th>finding and fix</th></tr>{rows or '<tr><td>none</td></tr>'}</table>"
+
+
+def label_issues_table(top: list[dict], shown: int = 24) -> str:
+    """The most likely label errors: split, index, given and suggested label, label quality."""
+    table = pd.DataFrame(top[:shown], columns=["split", "index", "given", "suggested", "quality"])
+    return table.to_html(index=False, escape=True, border=0)
+
+
 def benchmark_table(report: dict) -> str:
     """Per engine: batch-1 latency percentiles, throughput per batch size, test accuracy."""
     rows = []

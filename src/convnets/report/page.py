@@ -40,6 +40,7 @@ class ReportInputs:
     benchmark: Path | None = None  # benchmark JSON, linked when present
     benchmark_plot: Path | None = None
     export: Path | None = None  # export's metrics JSON (calibration, OOD), shown when present
+    data_checks: Path | None = None  # reports/data: prepare's checks and label_issues' findings
 
 
 def render_report(
@@ -59,6 +60,8 @@ def render_report(
     best = io.read_json(inputs.best, producer="compare")
     subject = choose_subject(inputs.checkpoints, data, leaderboard, best["variant"])
     builders = _builders(inputs, data, settings, canvas, subject)
+    if inputs.data_checks is not None:
+        builders.insert(1, lambda: build.data_checks_section(canvas, inputs.data_checks))
     results = _results(inputs, variants, leaderboard, best)
     builders.append(lambda: build.results_section(canvas, results))
     capsnet = best_of_model(inputs.checkpoints, data, leaderboard, "capsnet")

@@ -17,6 +17,7 @@ import torch
 from matplotlib.figure import Figure as MplFigure
 from torch import nn
 
+from convnets import io
 from convnets.data.prepared import PreparedData
 from convnets.data.tensors import to_nchw
 from convnets.evaluation.inference import predict_logits
@@ -36,7 +37,14 @@ from convnets.report.attribution import (
     saliency,
     smoothgrad,
 )
-from convnets.report.html import benchmark_table, leaderboard_table, sanity_table, trust_tables
+from convnets.report.html import (
+    benchmark_table,
+    label_issues_table,
+    leaderboard_table,
+    notes_table,
+    sanity_table,
+    trust_tables,
+)
 from convnets.report.inspection import (
     Peaks,
     activations,
@@ -418,4 +426,28 @@ def trust_section(canvas: Canvas, export: dict) -> Section:
     fig = reliability_figure(cal["bins"], f"Reliability of {export['variant']} on the test split")
     section.figures.append(canvas.save(fig, "reliability.png", "Reliability diagram"))
     section.tables.extend(trust_tables(export))
+    return section
+
+
+def data_checks_section(canvas: Canvas, folder: Path) -> Section:
+    """What `prepare` found in the data and what `label_issues` suspects (reports/data)."""
+    checks = io.read_json(folder / "checks.json", producer="prepare")
+    issues = io.read_json(folder / "label_issues.json", producer="label_issues")
+    notes = checks["notes"]
+    section = Section(
+        "data-checks",
+        "Data checks and likely label errors",
+        f"{len(notes)} finding(s) before training (bad or stray files, duplicates within and "
+        "across splits, small or imbalanced classes), each with its fix; the full list is "
+        "reports/data/checks.md. Likely label errors: confident learning (cleanlab) on the "
+        f"out-of-sample probabilities of {issues['variant']} flags {issues['total']['flagged']} "
+        "validation and test images whose given label the model doubts; the most likely "
+        "first, with the label it suggests. A flag is a reason to look, not a verdict.",
+    )
+    section.figures.append(canvas.link(folder / "balance.png", "Images per class and split"))
+    section.figures.append(
+        canvas.link(folder / "label_issues.png", "Most likely label errors (given / suggested)")
+    )
+    section.tables.append(notes_table(notes))
+    section.tables.append(label_issues_table(issues["top"]))
     return section

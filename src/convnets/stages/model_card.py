@@ -12,6 +12,7 @@ from convnets import io
 from convnets.card.facts import CardInputs, gather
 from convnets.card.markdown import render
 from convnets.config import Params
+from convnets.data.datasets import get_dataset
 from convnets.data.prepared import load_prepared
 from convnets.figures.confusions import confused_pairs_figure
 from convnets.figures.style import save_figure
@@ -29,14 +30,17 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     add("--export-metrics", type=Path, required=True, help="export's metrics JSON")
     add("--benchmark", type=Path, required=True, help="benchmark JSON")
     add("--onnx", type=Path, required=True, help="the shipped fp32 ONNX model")
+    add("--checks", type=Path, required=True, help="prepare's data checks JSON")
     add("--out", type=Path, required=True, help="the card to write (Markdown)")
     add("--failures", type=Path, required=True, help="PNG of the failure examples")
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
+    folder = params.folder
+    subject = folder.subject if folder else get_dataset(params.base.dataset).subject
     inputs = CardInputs(
         args.best, args.evaluations, args.raw, args.confusion, args.export_metrics,
-        args.benchmark, args.onnx,
+        args.benchmark, args.onnx, args.checks, subject,
     )  # fmt: skip
     facts = gather(inputs, params.export.max_int8_drop)
     data = load_prepared(args.prepared)

@@ -29,6 +29,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     add("--benchmark", type=Path, help="benchmark JSON (optional)")
     add("--benchmark-plot", type=Path, help="benchmark PNG (optional)")
     add("--export-metrics", type=Path, help="export's metrics JSON (optional)")
+    add("--data-checks", type=Path, help="folder of data checks and label issues (optional)")
     add("--html", type=Path, required=True, help="the page to write")
     add("--figures", type=Path, required=True, help="folder for the page's PNGs")
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     inputs = ReportInputs(
         args.checkpoints, args.best, args.leaderboard, args.tradeoff, args.train_reports,
         args.evaluations, args.preview, args.benchmark, args.benchmark_plot, args.export_metrics,
+        args.data_checks,
     )  # fmt: skip
     data = load_prepared(args.prepared)
     seed_everything(params.base.seed, params.base.threads)

@@ -1,0 +1,51 @@
+"""Stage `label_issues`: likely label errors in the validation and test splits, by confident
+learning (cleanlab) on the chosen variant's out-of-sample probabilities from `evaluate`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from convnets import io
+from convnets.config import Params
+from convnets.data.prepared import load_prepared
+from convnets.evaluation.confident_learning import find_label_issues, summarize
+from convnets.figures.mislabelled import label_issues_figure
+from convnets.figures.style import save_figure
+
+log = logging.getLogger(__name__)
+SPLITS = ("val", "test")  # out of sample: the model trained on neither
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--best", type=Path, required=True, help="compare's best.json")
+    parser.add_argument("--evaluations", type=Path, required=True, help="evaluate's folder")
+    parser.add_argument("--prepared", type=Path, required=True, help="the prepared .npz")
+    parser.add_argument("--out", type=Path, required=True, help="label issues JSON to write")
+    parser.add_argument("--figure", type=Path, required=True, help="PNG of the top issues")
+
+
+def run(args: argparse.Namespace, params: Params) -> None:
+    variant = io.read_json(args.best, producer="compare")["variant"]
+    data = load_prepared(args.prepared)
+    path = args.evaluations / variant / "probabilities.npz"
+    scores = io.load_npz(path, SPLITS, producer=f"evaluate@{variant}")
+    # Capsule lengths are per-class presence, not a distribution: normalised to sum to 1.
+    probabilities = {split: _normalised(scores[split]) for split in SPLITS}
+    labels = {split: data.split(split)[1] for split in SPLITS}
+    issues = find_label_issues(probabilities, labels)
+    sizes = {split: len(labels[split]) for split in SPLITS}
+    summary = summarize(issues, sizes, data.classes) | {"variant": variant}
+    io.write_json(args.out, summary)
+    images = {split: data.split(split)[0] for split in SPLITS}
+    shown = params.evaluate.mistakes
+    save_figure(label_issues_figure(images, issues, data.classes, shown), args.figure)
+    log.info("label issues: %d of %d val and test images flagged", len(issues), sum(sizes.values()))
+
+
+def _normalised(scores: np.ndarray) -> np.ndarray:
+    scores = scores.astype(np.float64)
+    return scores / scores.sum(axis=1, keepdims=True)
