@@ -71,6 +71,11 @@ def test_train_and_test_subfolders_give_the_users_own_test_split(tmp_path):
         ),
         (lambda root: (root / "only").mkdir(parents=True), "one class"),
         (
+            lambda root: [(root / c).mkdir(parents=True) for c in "ab"]
+            and _square(9).save(root / "a" / "x.png"),
+            "class folder 'b' holds no picture",
+        ),
+        (
             lambda root: [
                 (root / s / c).mkdir(parents=True)
                 for s, c in [("train", "a"), ("train", "b"), ("test", "a"), ("test", "c")]
@@ -78,7 +83,7 @@ def test_train_and_test_subfolders_give_the_users_own_test_split(tmp_path):
             "same class subfolders",
         ),
     ],
-    ids=["missing", "empty", "no-subfolders", "one-class", "test-classes-differ"],
+    ids=["missing", "empty", "no-subfolders", "one-class", "empty-class", "test-classes-differ"],
 )
 def test_a_folder_of_the_wrong_shape_is_refused_before_any_decoding(tmp_path, make, problem):
     root = tmp_path / "images"

@@ -284,16 +284,20 @@ def _line(
         )
         example = f"e.g. {second} ≈ {first}: {p.distance} bits, {p.pixel_std:.1f} grey levels"
     found = f"{n:,} of {report.sizes[b]:,} ({example})"
+    # A built-in dataset's files are upstream's: only the test side can be fixed here.
+    remove = "remove the copies from your folder" if names else "none needed to train"
     if a == b:
-        return (
-            f"{what} of an earlier {a} image in {b}: {found}: those images count twice in {b}. "
-            f"Fix: remove the copies from your folder."
-        )
-    fix = "set prepare.drop_test_duplicates: true, or remove them from your folder"
-    return (
-        f"{what} of {a} images in {b}: {found}: they inflate {b} accuracy. "
-        f"Fix: {fix if b == 'test' else 'remove them from your folder'}."
+        twice = f"those images count twice in {b}"
+        return f"{what} of an earlier {a} image in {b}: {found}: {twice}. Fix: {remove}."
+    drop = "set prepare.drop_test_duplicates: true" + (
+        ", or remove them from your folder" if names else ""
     )
+    fix = (
+        drop
+        if b == "test"
+        else ("remove them from your folder" if names else "none needed to train")
+    )
+    return f"{what} of {a} images in {b}: {found}: they inflate {b} accuracy. Fix: {fix}."
 
 
 def _check_images(images: np.ndarray) -> None:

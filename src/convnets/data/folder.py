@@ -72,7 +72,20 @@ def list_folder(root: Path) -> FolderListing:
             files += found
             labels += [index] * len(found)
             splits += [split] * len(found)
+    _check_nonempty(root, classes, labels)
     return FolderListing(classes, tuple(files), tuple(labels), tuple(splits), tuple(notes))
+
+
+def _check_nonempty(root: Path, classes: tuple[str, ...], labels: list[int]) -> None:
+    """A class folder with no picture file at all is refused before any decoding."""
+    present = set(labels)
+    empty = [name for index, name in enumerate(classes) if index not in present]
+    if empty:
+        raise ConvnetsError(
+            f"{root}: the class folder {empty[0]!r} holds no picture"
+            f"{f' ({len(empty)} such folders)' if len(empty) > 1 else ''}. Fix: add pictures "
+            "of that class, or remove the folder if the class is not wanted."
+        )
 
 
 def _class_folders(folder: Path) -> dict[str, Path]:
