@@ -55,7 +55,9 @@ class Decoded:
 def decode_folder(listing: FolderListing, decoding: Decoding, workers: int) -> Decoded:
     """Every readable picture of `listing` at the decoding's size, in listing order."""
     files = [str(path) for path in listing.files]
-    headers = _map(_header, _chunks(files), workers, len(files), "reading headers")
+    headers = [
+        kind for chunk in _map(_header, _chunks(files), workers, "headers") for kind in chunk
+    ]
     readable = [i for i, kind in enumerate(headers) if not kind.startswith("bad:")]
     bad = [kind.removeprefix("bad:") for kind in headers if kind.startswith("bad:")]
     channels = decoding.channels
@@ -66,15 +68,13 @@ def decode_folder(listing: FolderListing, decoding: Decoding, workers: int) -> D
     kept, cursor = [], 0
     task = (decoding.height, decoding.width, channels == 1, decoding.framing)
     jobs = [(task, [files[i] for i in chunk]) for chunk in _chunks(readable)]
-    results = _map(_pixels, jobs, workers, len(readable), "decoding", flat=False)
-    for chunk, (arrays, problems) in zip(_chunks(readable), results, strict=True):
-        for index, array, problem in zip(chunk, arrays, problems, strict=True):
-            if problem:
-                bad.append(problem)
-                continue
-            images[cursor] = array
-            kept.append(index)
-            cursor += 1
+    results = _map(_pixels, jobs, workers, "decoding")  # streamed: one chunk held at a time
+    for chunk, (pixels, problems) in zip(_chunks(readable), results, strict=True):
+        good = [index for index, problem in zip(chunk, problems, strict=True) if not problem]
+        images[cursor : cursor + len(good)] = pixels
+        kept += good
+        cursor += len(good)
+        bad += [problem for problem in problems if problem]
     bad = [f"{line}. Fix: replace or delete the file." for line in bad]
     if bad and decoding.bad_files == "fail":
         raise ConvnetsError(
@@ -88,17 +88,13 @@ def _chunks(items: Sequence) -> list[Sequence]:
     return [items[start : start + CHUNK] for start in range(0, len(items), CHUNK)]
 
 
-def _map(work: Callable, jobs: list, workers: int, total: int, desc: str, flat: bool = True):
-    """`work` over `jobs`, results in job order, in `workers` processes (1: this process)."""
-    out: list = []
-    with tqdm(total=total, desc=desc, unit="img", disable=None) as bar, _mapper(workers) as run:
+def _map(work: Callable, jobs: list, workers: int, desc: str) -> Iterator:
+    """`work` over `jobs`, yielding results in job order, in `workers` processes (1: this one)."""
+    bar = tqdm(total=len(jobs), desc=desc, unit="chunk", disable=None)
+    with bar, _mapper(workers) as run:
         for result in run(work, jobs):
-            if flat:
-                out.extend(result)
-            else:
-                out.append(result)
-            bar.update(len(result) if flat else len(result[0]))
-    return out
+            bar.update()
+            yield result
 
 
 @contextlib.contextmanager
@@ -134,8 +130,9 @@ def _grey_palette(palette: list[int]) -> bool:
     return bool(np.all(rgb == rgb[:, :1]))
 
 
-def _pixels(job: tuple) -> tuple[list[np.ndarray | None], list[str]]:
-    """Decode one chunk: (arrays, problems), one of each per file; a problem's array is None."""
+def _pixels(job: tuple) -> tuple[np.ndarray, list[str]]:
+    """Decode one chunk: the good pictures stacked (one array to send back, not one per file)
+    and a problem per file ("" when it decoded)."""
     (height, width, grey, framing), files = job
     arrays, problems = [], []
     for name in files:
@@ -143,6 +140,6 @@ def _pixels(job: tuple) -> tuple[list[np.ndarray | None], list[str]]:
             arrays.append(fit(open_picture(Path(name)), height, width, grey, framing))
             problems.append("")
         except PictureError as exc:
-            arrays.append(None)
             problems.append(str(exc))
-    return arrays, problems
+    shape = (0, height, width, 1 if grey else 3)
+    return (np.stack(arrays) if arrays else np.empty(shape, dtype=np.uint8)), problems
