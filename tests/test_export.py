@@ -169,3 +169,12 @@ def test_benchmark_times_every_engine_and_judges_the_targets(compared):
     assert len(report["verdicts"]) >= 2 and all("target" in v for v in report["verdicts"][:2])
     assert report["file_bytes"]["onnx_int8"] < report["file_bytes"]["onnx_fp32"]
     assert (compared / "reports/benchmark.png").stat().st_size > 0
+
+
+def test_int8_gate_allows_two_test_images_on_a_small_split_and_the_param_on_a_large_one():
+    from convnets.onnx.shipping import int8_allowance
+
+    assert int8_allowance(0.5, 10_000) == 0.5  # the default run: the param rules
+    small = int8_allowance(0.5, 359)  # a folder of 1,797 digits: one image is 0.28 points
+    assert small == 100 * 2 / 359 and int8_allowance(0.0, 359) == small
+    assert int8_allowance(1.0, 359) == 1.0

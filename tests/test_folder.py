@@ -71,8 +71,10 @@ def test_train_and_test_subfolders_give_the_users_own_test_split(tmp_path):
         ),
         (lambda root: (root / "only").mkdir(parents=True), "one class"),
         (
-            lambda root: [(root / c).mkdir(parents=True) for c in "ab"]
-            and _square(9).save(root / "a" / "x.png"),
+            lambda root: (
+                [(root / c).mkdir(parents=True) for c in "ab"]
+                and _square(9).save(root / "a" / "x.png")
+            ),
             "class folder 'b' holds no picture",
         ),
         (

@@ -87,7 +87,7 @@ def _artifacts(root: Path, rng: np.random.Generator) -> dict:
     benchmark = {"variant": "tiny", "engines": engines,
                  "cpu": {"machine": "x86_64", "flags": ["avx2", "avx512f"]},
                  "threads": {"torch": 2, "onnxruntime_intra_op": 2}}  # fmt: skip
-    export = {"int8_drop_points": float(rng.uniform(0, 0.5))}
+    export = {"int8_drop_points": float(rng.uniform(0, 0.5)), "int8_allowed_points": 0.5}
     truth = rng.integers(0, 4, 40)
     guess = np.where(rng.random(40) < 0.3, rng.integers(0, 4, 40), truth)
     confusion = [

@@ -163,7 +163,8 @@ def _shipping(facts: dict) -> str:
     lines = [
         "## Shipped files and speed",
         f"int8 gate: {verdict}: the int8 model loses {gate['drop_points']:.2f} points of test "
-        f"accuracy; `export.max_int8_drop` allows {gate['allowed']}.",
+        f"accuracy; `export.max_int8_drop` allows {gate['max_drop']} "
+        f"({gate['allowed']:.2f} points with at least two test images of room).",
     ]
     batches = sorted({int(b) for e in bench["engines"].values() for b in e["images_per_second"]})
     rows = []
