@@ -146,6 +146,14 @@ def test_channels_auto_is_grey_unless_a_picture_is_in_colour(tmp_path):
     assert decode_folder(list_folder(grey), GREY_PAD, 1).images.shape[-1] == 1
     colour = _two_classes(tmp_path / "colour", one__png=_square((90, 10, 10)))
     assert decode_folder(list_folder(colour), GREY_PAD, 1).images.shape[-1] == 3
+    # grey pictures saved as RGB (R = G = B everywhere): one channel, the same pixels as "L"
+    saved = _two_classes(
+        tmp_path / "saved", one__jpg=_square((90, 90, 90)), two__png=_square((200, 200, 200))
+    )
+    decoded = decode_folder(list_folder(saved), GREY_PAD, 1)
+    as_grey = decode_folder(list_folder(saved), Decoding(16, 16, 1, "pad", "skip"), 1)
+    assert decoded.images.shape[-1] == 1
+    np.testing.assert_array_equal(decoded.images, as_grey.images)
 
 
 def _truncated_jpeg() -> bytes:

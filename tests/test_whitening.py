@@ -42,6 +42,20 @@ def test_whitening_filters_give_uncorrelated_unit_variance_outputs(channels):
     assert expected[0] > 0.8  # the strongest component is scaled to about unit variance
 
 
+def test_grey_pictures_as_rgb_get_zero_filters_for_the_directions_they_never_vary_in():
+    """R = G = B: 18 of the 27 colour directions are always 0; their filters must be exactly 0,
+    so bf16 and fp32 agree on those channels (0, not rounding noise over sqrt(eps))."""
+    grey = smooth_images(300, 1)
+    filters = whitening_filters(grey.repeat(1, 3, 1, 1), 3)
+    norms = filters.flatten(1).norm(dim=1)
+    assert (norms == 0).sum() == 18 and (norms[:9] > 0).all()
+    rgb = grey.repeat(1, 3, 1, 1)[:8]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = F.conv2d(rgb, filters)
+    assert low[:, norms == 0].abs().max() == 0
+    assert (whitening_filters(smooth_images(300, 3), 3).flatten(1).norm(dim=1) > 0).all()
+
+
 def test_a_narrow_stem_keeps_the_strongest_filters_and_both_signs():
     images = smooth_images(200, channels=3)
     layer = PatchWhitening(3, 32)

@@ -89,7 +89,7 @@ class FolderConfig(_Group):
         min_length=2, max_length=2, description="[height, width] in pixels, each 1 to 1024"
     )
     channels: Literal[1, 3, "auto"] = Field(
-        default="auto", description="1 (grey), 3 (colour) or auto (3 if any picture is colour)"
+        default="auto", description="1 (grey), 3 (colour) or auto (3 if any picture has colour)"
     )
     framing: Literal["pad", "crop", "stretch"] = Field(
         default="pad",
