@@ -236,7 +236,7 @@ def test_lines_name_the_problem_the_example_and_the_fix():
     assert "within 4 bits" in near and "e.g. test #9 ≈ val #40" in near
     assert any(
         t.startswith("Exact copies of train images in val: 1 of 200")
-        and t.endswith("they inflate val accuracy. Fix: none needed to train.")
+        and t.endswith("val accuracy. Fix: none here: a built-in dataset keeps upstream's files.")
         for t in text
     )
     hyphens = {"my-train": _planted()["train"], "my-test": _planted()["test"]}

@@ -285,18 +285,15 @@ def _line(
         example = f"e.g. {second} ≈ {first}: {p.distance} bits, {p.pixel_std:.1f} grey levels"
     found = f"{n:,} of {report.sizes[b]:,} ({example})"
     # A built-in dataset's files are upstream's: only the test side can be fixed here.
-    remove = "remove the copies from your folder" if names else "none needed to train"
+    upstream = "none here: a built-in dataset keeps upstream's files"
+    remove = "remove the copies from your folder" if names else upstream
     if a == b:
         twice = f"those images count twice in {b}"
         return f"{what} of an earlier {a} image in {b}: {found}: {twice}. Fix: {remove}."
     drop = "set prepare.drop_test_duplicates: true" + (
         ", or remove them from your folder" if names else ""
     )
-    fix = (
-        drop
-        if b == "test"
-        else ("remove them from your folder" if names else "none needed to train")
-    )
+    fix = drop if b == "test" else ("remove them from your folder" if names else upstream)
     return f"{what} of {a} images in {b}: {found}: they inflate {b} accuracy. Fix: {fix}."
 
 
