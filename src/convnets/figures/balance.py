@@ -21,6 +21,8 @@ def balance_figure(balance: dict[str, dict[str, int]]) -> Figure:
     ax.set_xticks(positions + width * (len(splits) - 1) / 2, classes, rotation=45, ha="right")
     ax.set_ylabel("images")
     ax.set_title("Images per class and split", fontsize=10)
-    ax.legend(fontsize=8)
+    tallest = max(max(counts.values()) for counts in balance.values())
+    ax.set_ylim(0, 1.3 * max(tallest, 1))  # headroom: the legend sits above the bars
+    ax.legend(fontsize=8, ncols=len(splits), loc="upper right")
     fig.tight_layout()
     return fig
