@@ -13,6 +13,7 @@ from tests.require import require
 
 REPORT_SECTIONS = (
     "data",
+    "data-checks",
     "filters",
     "shapes",
     "learned",
