@@ -43,14 +43,15 @@ def test_test_copies_of_train_are_named_counted_and_dropped_only_when_asked():
     assert sum(checks.balance["test"].values()) == 97  # the balance counts what is kept
 
 
-def test_a_folders_findings_name_its_files():
-    data = _data(test_copies=[5])
-    files = {
-        digest: f"digit/{i}.png" for i, digest in enumerate(pixel_digests(data.x_train).tolist())
-    }
+def test_a_folders_findings_name_both_files_of_an_exact_copy():
+    data = _data(test_copies=[5])  # test #0 has train #5's pixels
+    files = {"train": {}, "test": {}}
+    for source, images in (("train", data.x_train), ("test", data.x_test)):
+        for i, digest in enumerate(pixel_digests(images).tolist()):
+            files[source].setdefault(digest, []).append(f"{source}/{i}.png")
     _, checks = check_data(data, (), 4, False, files)
     line = next(n for n in checks.notes if "of train images in test" in n)
-    assert "digit/5.png" in line and "remove them from your folder" in line
+    assert "(e.g. test/0.png = train/5.png)" in line and "remove them from your folder" in line
 
 
 def test_imbalanced_classes_get_a_line_and_the_table_lists_every_class():

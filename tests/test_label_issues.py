@@ -187,3 +187,14 @@ def test_figure_without_issues_says_so(count):
     fig = label_issues_figure({"val": np.zeros((1, 4, 4, 1), np.uint8)}, issues, CLASSES, count)
     assert not _panels(fig)
     assert [t.get_text() for t in fig.texts] == ["no likely label errors found"]
+
+
+def test_too_few_says_which_split_and_class_cannot_be_checked_and_nothing_when_all_can():
+    from convnets.evaluation.confident_learning import too_few
+
+    enough = {"val": np.array([0, 0, 1, 1, 2, 2]), "test": np.array([0, 1, 2] * 2)}
+    assert too_few(enough, 3) == ""
+    small = {"val": np.array([0, 0, 1, 1, 2]), "test": np.array([0, 1, 2] * 2)}
+    reason = too_few(small, 3)
+    assert "val split" in reason and "[2]" in reason and "add pictures" in reason
+    assert "[1, 2]" in too_few({"test": np.array([0, 0, 0])}, 3)

@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--invert",
         choices=("auto", "always", "never"),
         default="auto",
-        help="invert grey images; auto: when the border is light (default)",
+        help="invert grey images; auto: when the border is light (default). Built-in "
+        "datasets' models only: a folder's model takes pictures as its folder had them",
     )
     parser.add_argument("--batch-size", type=int, default=256, help="images per model call")
     parser.add_argument(

@@ -45,21 +45,16 @@ def check_data(
     notes: tuple[str, ...],
     max_distance: int,
     drop_test_duplicates: bool,
-    files: dict[bytes, str] | None = None,
+    files: dict[str, dict[bytes, list[str]]] | None = None,
 ) -> tuple[PreparedData, DataChecks]:
     """The data (test duplicates dropped when asked) and every check's findings.
 
-    `files` maps a picture's pixel digest to its file, so a folder's findings name the file.
+    `files` (folders only) maps each source, "train" (which val is drawn from) and "test", to
+    the files of each pixel digest, so a folder's findings name the file to fix.
     """
     splits = {split: data.split(split)[0] for split in SPLITS}
     report = find_duplicates(splits, max_distance)
-    names = None
-    if files:
-        names = {
-            (split, index): files.get(digest, f"{split} #{index}")
-            for split, images in splits.items()
-            for index, digest in enumerate(pixel_digests(images).tolist())
-        }
+    names = _file_names(splits, files) if files else None
     found = [*notes, *lines(report, names)]
     dropped = 0
     if drop_test_duplicates:
@@ -73,6 +68,21 @@ def check_data(
     }
     found += _balance_lines(balance["train"])
     return data, DataChecks(tuple(found), report, dropped, balance)
+
+
+def _file_names(
+    splits: dict[str, np.ndarray], files: dict[str, dict[bytes, list[str]]]
+) -> dict[tuple[str, int], str]:
+    """(split, index) -> file. Identical pictures share a digest, so each takes the next unused
+    file of it: two exact copies are named as the two files they are, never one file twice."""
+    unused = {source: {d: list(names) for d, names in by.items()} for source, by in files.items()}
+    named = {}
+    for split, images in splits.items():
+        pool = unused["test" if split == "test" else "train"]
+        for index, digest in enumerate(pixel_digests(images).tolist()):
+            left = pool.get(digest)
+            named[(split, index)] = left.pop(0) if left else f"{split} #{index}"
+    return named
 
 
 def _balance_lines(counts: dict[str, int]) -> list[str]:

@@ -2,7 +2,7 @@
 
 A new built-in dataset is one entry of `DATASETS`; `config.py` derives the names it allows from
 it. The user's own folders of pictures are the other kind of entry: each is named under
-`folders` in params.yaml and read by `data/folder.py` and `data/ingest.py`.
+`folders` in params.yaml and read by `data/folder.py` and `data/decoding.py`.
 
 Checksums are upstream's published values. For the IDX datasets they are of the decompressed
 payload, not the `.gz`: Debian's `dataset-fashion-mnist` re-gzips the genuine files, so the `.gz`

@@ -68,7 +68,7 @@ def decode_folder(listing: FolderListing, decoding: Decoding, workers: int) -> D
     kept, cursor = [], 0
     task = (decoding.height, decoding.width, channels == 1, decoding.framing)
     jobs = [(task, [files[i] for i in chunk]) for chunk in _chunks(readable)]
-    results = _map(_pixels, jobs, workers, "decoding")  # streamed: one chunk held at a time
+    results = _map(_pixels, jobs, workers, "decoding")  # streamed: copied in as each arrives
     for chunk, (pixels, problems) in zip(_chunks(readable), results, strict=True):
         good = [index for index, problem in zip(chunk, problems, strict=True) if not problem]
         images[cursor : cursor + len(good)] = pixels

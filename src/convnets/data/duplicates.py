@@ -319,14 +319,14 @@ def _check_settings(max_distance: int, max_pixel_std: float, max_partners: int) 
 def _thumbnails_and_hashes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pillow's 32x32 grey Lanczos thumbnails, uint8 (N, 32, 32), and their pHash (N,) uint64."""
     _check_images(images)
-    grey = _grey(images)  # (N, H, W) uint8
     to_height = _resize_matrix(images.shape[1], THUMB)  # (32, H) integer coefficients
     to_width = _resize_matrix(images.shape[2], THUMB)  # (32, W)
     dct = _dct_matrix()  # (8, 32)
     thumbs = np.empty((len(images), THUMB, THUMB), dtype=np.uint8)
     hashes = np.empty(len(images), dtype=np.uint64)
     for start in range(0, len(images), _IMAGES_PER_BATCH):
-        batch = grey[start : start + _IMAGES_PER_BATCH].astype(np.float64)
+        # grey per batch: the whole split as float would be 4x its uint8 size
+        batch = _grey(images[start : start + _IMAGES_PER_BATCH]).astype(np.float64)
         # Pillow resamples horizontally, rounds to uint8, then vertically, and rounds again.
         wide = _round_fixed(batch @ to_width.T)  # (B, H, 32)
         small = _round_fixed(to_height @ wide)  # (B, 32, 32)

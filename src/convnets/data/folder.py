@@ -29,7 +29,7 @@ class FolderListing:
     """Every picture of the folder with its class index and given split, in a fixed order."""
 
     classes: tuple[str, ...]
-    files: tuple[Path, ...]  # sorted by (split, class, name)
+    files: tuple[Path, ...]  # by split, class, then path within the class (code points)
     labels: tuple[int, ...]
     splits: tuple[str, ...]  # "train" or "test": where the user put each file
     notes: tuple[str, ...]  # problems that do not stop the run, one line each with the fix
@@ -91,7 +91,13 @@ def _check_nonempty(root: Path, classes: tuple[str, ...], labels: list[int]) -> 
 def _class_folders(folder: Path) -> dict[str, Path]:
     """Subfolders by class name (NFC-normalised, so é typed either way is one class)."""
     dirs = [p for p in _sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-    return {unicodedata.normalize("NFC", p.name): p for p in dirs}
+    named = {unicodedata.normalize("NFC", p.name): p for p in dirs}
+    if len(named) < len(dirs):
+        raise ConvnetsError(
+            f"{folder} has class folders whose names differ only in Unicode form (é typed two "
+            "ways). Fix: merge them into one folder."
+        )
+    return named
 
 
 def _check_classes(root: Path, classes: tuple[str, ...]) -> None:
@@ -110,7 +116,7 @@ def _check_classes(root: Path, classes: tuple[str, ...]) -> None:
 def _pictures(class_dir: Path) -> tuple[list[Path], list[str]]:
     """Image files of one class folder (nested folders included) and a note per other file."""
     found, strays = [], []
-    for path in _sorted(class_dir.rglob("*")):
+    for path in sorted(class_dir.rglob("*"), key=lambda p: str(p.relative_to(class_dir))):
         if path.is_dir() or any(part.startswith(".") for part in path.relative_to(class_dir).parts):
             continue
         if path.suffix.lower() in IMAGE_SUFFIXES:

@@ -1,7 +1,7 @@
 """The ingested folder: decoded pictures, labels, given splits and the notes a user must read.
 
 The contract between `ingest@<name>` and `prepare`: one `.npz`, loaded without pickle, that
-says which file each image came from, so every later check can name the file to fix.
+says which file each image came from, so prepare's checks can name the file to fix.
 """
 
 from __future__ import annotations

@@ -115,6 +115,20 @@ def _checked(split: str, probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndar
     return probs, labels.astype(np.int64)
 
 
+def too_few(labels: dict[str, np.ndarray], classes: int) -> str:
+    """Why confident learning cannot run on these splits ("" when it can): a class with fewer
+    than MIN_PER_CLASS images in a split, common in a small folder of your own pictures."""
+    for split, values in labels.items():
+        counts = np.bincount(values, minlength=classes)
+        if counts.min() < MIN_PER_CLASS:
+            few = [int(k) for k in np.flatnonzero(counts < MIN_PER_CLASS)]
+            return (
+                f"the {split} split holds fewer than {MIN_PER_CLASS} images of class(es) {few}; "
+                "add pictures to those classes to have their labels checked"
+            )
+    return ""
+
+
 def summarize(issues: list[LabelIssue], sizes: dict[str, int], classes: Sequence[str]) -> dict:
     """JSON-ready: how many images each split flags (count and share), and the `TOP` worst."""
     splits = {}

@@ -20,6 +20,7 @@ def label_issues_figure(
     issues: list[LabelIssue],
     classes: Sequence[str],
     count: int,
+    empty: str = "no likely label errors found",  # the figure's text when there is no issue
 ) -> Figure:
     """A grid of the first `count` issues (lowest label quality first), uint8 NHWC per split.
 
@@ -30,7 +31,7 @@ def label_issues_figure(
     shown = issues[:count]
     if not shown:
         fig: Figure = plt.figure(figsize=(4.0, 1.2))
-        fig.text(0.5, 0.5, "no likely label errors found", ha="center", va="center")
+        fig.text(0.5, 0.5, empty, ha="center", va="center", wrap=True)
         return fig
     cols = min(len(shown), COLUMNS)
     rows = -(-len(shown) // cols)

@@ -434,15 +434,20 @@ def data_checks_section(canvas: Canvas, folder: Path) -> Section:
     checks = io.read_json(folder / "checks.json", producer="prepare")
     issues = io.read_json(folder / "label_issues.json", producer="label_issues")
     notes = checks["notes"]
+    doubted = (
+        f"not checked: {issues['skipped']}"
+        if issues["skipped"]
+        else f"confident learning (cleanlab) on the out-of-sample probabilities of "
+        f"{issues['variant']} flags {issues['total']['flagged']} validation and test images "
+        "whose given label the model doubts; the most likely first, with the label it suggests"
+    )
     section = Section(
         "data-checks",
         "Data checks and likely label errors",
         f"{len(notes)} finding(s) before training (bad or stray files, duplicates within and "
         "across splits, small or imbalanced classes), each with its fix; the full list is "
-        "reports/data/checks.md. Likely label errors: confident learning (cleanlab) on the "
-        f"out-of-sample probabilities of {issues['variant']} flags {issues['total']['flagged']} "
-        "validation and test images whose given label the model doubts; the most likely "
-        "first, with the label it suggests. A flag is a reason to look, not a verdict.",
+        f"reports/data/checks.md. Likely label errors: {doubted}. A flag is a reason to look, "
+        "not a verdict.",
     )
     section.figures.append(canvas.link(folder / "balance.png", "Images per class and split"))
     section.figures.append(

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
 
 
 def _source(args: argparse.Namespace, params: Params):
-    """(train, test, classes, framing, notes, files by pixel digest) of the chosen dataset."""
+    """(train, test, classes, framing, notes, files by source and digest) of the dataset."""
     name = params.base.dataset
     if params.folder is None:
         spec = get_dataset(name)
@@ -55,6 +55,8 @@ def _source(args: argparse.Namespace, params: Params):
     ingested = load_ingested(args.ingested / f"{name}.npz")
     train: Split = ingested.split(test=False)
     test: Split = ingested.split(test=True)
+    files: dict[str, dict[bytes, list[str]]] = {"train": {}, "test": {}}
     digests = pixel_digests(ingested.images).tolist()
-    files = dict(zip(digests, ingested.files, strict=True))
+    for digest, name, is_test in zip(digests, ingested.files, ingested.is_test, strict=True):
+        files["test" if is_test else "train"].setdefault(digest, []).append(name)
     return train, test, ingested.classes, ingested.framing, ingested.notes, files
