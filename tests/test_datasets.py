@@ -59,7 +59,8 @@ def check_run(repo: Path, dataset: str, mirror_url: str, tmp_path: Path) -> None
     assert json.loads(meta["convnets.classes"]) == list(spec.classes)
     for variant in ("mlp", "cnn"):
         evaluation = json.loads((repo / f"reports/evaluate/{variant}/metrics.json").read_text())
-        assert evaluation["test"]["accuracy"] >= MIN_TEST_ACCURACY, (variant, evaluation)
+        accuracy = evaluation["test"]["accuracy"]  # float32: 56/80 is stored as 0.69999999
+        assert accuracy >= MIN_TEST_ACCURACY - 1e-6, (variant, evaluation)
     assert_predict_matches_onnxruntime(repo, dataset, tmp_path)
 
 

@@ -33,6 +33,14 @@ class Ingested:
         keep = self.is_test == test
         return self.images[keep], self.labels[keep]
 
+    def files_by_digest(self, digests: list[bytes]) -> dict[str, dict[bytes, list[str]]]:
+        """Per source ("train", which val is drawn from, and "test"), the files of each pixel
+        digest (`digests`: one per image), so the data checks can name the file to fix."""
+        files: dict[str, dict[bytes, list[str]]] = {"train": {}, "test": {}}
+        for digest, name, is_test in zip(digests, self.files, self.is_test, strict=True):
+            files["test" if is_test else "train"].setdefault(digest, []).append(name)
+        return files
+
 
 def assemble(
     root: Path,

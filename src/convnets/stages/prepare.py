@@ -55,8 +55,5 @@ def _source(args: argparse.Namespace, params: Params):
     ingested = load_ingested(args.ingested / f"{name}.npz")
     train: Split = ingested.split(test=False)
     test: Split = ingested.split(test=True)
-    files: dict[str, dict[bytes, list[str]]] = {"train": {}, "test": {}}
-    digests = pixel_digests(ingested.images).tolist()
-    for digest, name, is_test in zip(digests, ingested.files, ingested.is_test, strict=True):
-        files["test" if is_test else "train"].setdefault(digest, []).append(name)
+    files = ingested.files_by_digest(pixel_digests(ingested.images).tolist())
     return train, test, ingested.classes, ingested.framing, ingested.notes, files
