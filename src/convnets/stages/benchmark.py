@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from convnets import io
-from convnets.benchmarks.comparison import benchmark
+from convnets.benchmarks.inference_speed import benchmark
 from convnets.benchmarks.verdicts import headline
 from convnets.config import Params
 from convnets.data.prepared import load_prepared
