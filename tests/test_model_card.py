@@ -171,7 +171,7 @@ def test_model_card_numbers_are_those_of_the_artifacts(workdir):
 
 
 def _trust(score) -> dict:
-    """Export's calibration and OOD sections, shaped as onnx/trust.py writes them."""
+    """Export's calibration and OOD sections, shaped as evaluation/trust.py writes them."""
     before, after = {"ece": score(), "nll": score()}, {"ece": score(), "nll": score()}
     sets = {
         name: {"images": 10, "auroc": {"energy": score(), "max_probability": score()},

@@ -172,14 +172,14 @@ def quadrant_lengths(images: np.ndarray) -> np.ndarray:
 
 def test_capsule_lengths_keep_temperature_1_no_softmax_and_the_top_length_as_ood_score():
     from convnets.data.prepared import PreparedData
+    from convnets.evaluation.trust import fit_trust
     from convnets.onnx.metadata import MetadataError
-    from convnets.onnx.trust import assess
     from tests.fakes import quadrant_images
 
     x, y = quadrant_images(10)
     xt, yt = quadrant_images(5, seed=1)
     data = PreparedData(x[:20], y[:20], x[20:], y[20:], xt, yt, tuple("abcd"), "quadrants")
-    trust = assess(quadrant_lengths, data, quadrant_lengths(xt), False, 10, 0)
+    trust = fit_trust(quadrant_lengths, data, quadrant_lengths(xt), False, 10, 0)
     assert trust.temperature == 1.0 and trust.ood["score"] == "max_probability"
     test = trust.metrics["calibration"]["test"]
     assert test["before"] == test["after"] and test["after"]["nll"] is None

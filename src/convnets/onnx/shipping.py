@@ -17,13 +17,13 @@ from convnets.data.prepared import PreparedData
 from convnets.data.tensors import to_nchw
 from convnets.errors import ConvnetsError
 from convnets.evaluation.inference import predict_logits
+from convnets.evaluation.trust import Trust, fit_trust
 from convnets.models.checkpoint import Checkpoint
 from convnets.onnx.convert import OPSET, check, export_onnx
 from convnets.onnx.metadata import ModelDescription, params_hash
 from convnets.onnx.parity import parity
 from convnets.onnx.quantize import quantize_int8
 from convnets.onnx.sessions import accuracy, onnx_logits, onnx_session
-from convnets.onnx.trust import Trust, assess
 from convnets.runtime import resolve_runtime
 from convnets.versions import library_versions
 
@@ -77,7 +77,7 @@ def ship(
 
     torch_logits = scores_of(data.x_test)
     softmax = model.score_kind == "logits"
-    trust = assess(scores_of, data, torch_logits, softmax, cfg.ood_images, seed)
+    trust = fit_trust(scores_of, data, torch_logits, softmax, cfg.ood_images, seed)
     fp32 = export_onnx(model, describe(ckpt, model.score_kind, trust, data.framing))
     check(fp32, "fp32")
     fp32_session = onnx_session(fp32, threads)

@@ -1,4 +1,4 @@
-"""Export's trust step: the temperature, the OOD score and threshold, and what they achieve.
+"""Trust in an exported model: the temperature, the OOD score and threshold, and what they achieve.
 
 The temperature is fitted on the validation split; the test split only measures (ECE and NLL
 before and after). Both OOD scores are computed on validation images against the offline
@@ -35,7 +35,7 @@ class Trust:
     metrics: dict  # calibration and ood sections of reports/export/metrics.json
 
 
-def assess(
+def fit_trust(
     scores_of: Callable[[np.ndarray], np.ndarray],
     data: PreparedData,
     test_scores: np.ndarray,
@@ -43,7 +43,10 @@ def assess(
     ood_images: int,
     seed: int,
 ) -> Trust:
-    """`scores_of`: uint8 NHWC images -> the model's scores (N, K), through predict_logits."""
+    """Fit the temperature and the OOD threshold on validation, measure both on test.
+
+    `scores_of`: uint8 NHWC images -> the model's scores (N, K), through predict_logits.
+    """
     val_scores = scores_of(data.x_val)
     temperature = cal.fit_temperature(val_scores, data.y_val) if softmax else 1.0
     calibration = _calibration(test_scores, data.y_test, temperature, softmax)
