@@ -157,7 +157,7 @@ def test_map_layers_lists_convs_and_pools_in_order():
 
 
 def test_render_escapes_text_and_links_every_figure():
-    section = report.Section("s1", "A <b>", "x & y", [report.Figure("report/a.png", "cap")])
+    section = report.Section("s1", "A <b>", "x & y", [report.FigureLink("report/a.png", "cap")])
     page = render("T", "summary", [section])
     assert '<section id="s1">' in page and "A &lt;b&gt;" in page and "x &amp; y" in page
     assert '<img src="report/a.png" alt="cap">' in page

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure as MplFigure
+from matplotlib.figure import Figure
 from torch import nn
 
 from convnets import io
@@ -81,7 +81,9 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
-class Figure:
+class FigureLink:
+    """A PNG shown on the page: where it lies relative to the page, and its caption."""
+
     src: str  # relative to the HTML page
     caption: str
 
@@ -91,7 +93,7 @@ class Section:
     anchor: str
     title: str
     intro: str
-    figures: list[Figure] = field(default_factory=list)
+    figures: list[FigureLink] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # HTML tables, already escaped
 
 
@@ -102,13 +104,13 @@ class Canvas:
     folder: Path
     page: Path
 
-    def save(self, fig: MplFigure, name: str, caption: str) -> Figure:
+    def save(self, fig: Figure, name: str, caption: str) -> FigureLink:
         save_figure(fig, self.folder / name)
         return self.link(self.folder / name, caption)
 
-    def link(self, path: Path, caption: str) -> Figure:
+    def link(self, path: Path, caption: str) -> FigureLink:
         """A figure another stage wrote, linked where it lies (relative, so the page moves)."""
-        return Figure(Path(os.path.relpath(path, self.page.parent)).as_posix(), caption)
+        return FigureLink(Path(os.path.relpath(path, self.page.parent)).as_posix(), caption)
 
 
 @dataclass(frozen=True)
