@@ -19,13 +19,13 @@ from convnets.figures.style import save_figure
 from convnets.models.registry import create_model
 from convnets.report import sections as report
 from convnets.report.attribution import grad_cam, saliency
-from convnets.report.html import render
+from convnets.report.html import render_page
 from convnets.report.inspection import (
     Peaks,
     conv_layers,
     crop,
     map_layers,
-    receptive_field,
+    measure_receptive_field,
     top_activations,
 )
 from convnets.report.maximization import AscentSettings, FourierSettings, class_images
@@ -52,10 +52,10 @@ def test_receptive_field_matches_the_arithmetic():
     )
     # conv 3 -> pool: 4 pixels, jump 2 -> conv: 4 + 2 * 2 = 8 pixels; padding puts the
     # first window at -1, then -1 - 2 = -3.
-    field = receptive_field(net, net[3], (1, 16, 16))
+    field = measure_receptive_field(net, net[3], (1, 16, 16))
     assert (field.size, field.jump, field.start) == (8, 2, -3)
     assert field.box(1, 2) == (-1, 1, 7, 9)
-    first = receptive_field(net, net[0], (1, 16, 16))
+    first = measure_receptive_field(net, net[0], (1, 16, 16))
     assert (first.size, first.jump, first.start) == (3, 1, -1)
 
 
@@ -156,9 +156,9 @@ def test_map_layers_lists_convs_and_pools_in_order():
     assert names[:2] == ["Conv2d", "MaxPool2d"] and names.count("Conv2d") == 2
 
 
-def test_render_escapes_text_and_links_every_figure():
+def test_render_page_escapes_text_and_links_every_figure():
     section = report.Section("s1", "A <b>", "x & y", [report.FigureLink("report/a.png", "cap")])
-    page = render("T", "summary", [section])
+    page = render_page("T", "summary", [section])
     assert '<section id="s1">' in page and "A &lt;b&gt;" in page and "x &amp; y" in page
     assert '<img src="report/a.png" alt="cap">' in page
     assert "<script" not in page

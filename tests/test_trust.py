@@ -133,7 +133,7 @@ def test_the_onnx_probabilities_are_the_softmax_of_logits_over_t():
 
 
 def test_the_report_shows_the_reliability_diagram_and_the_ood_table(tmp_path):
-    from convnets.report.html import render
+    from convnets.report.html import render_page
     from convnets.report.sections import Canvas, trust_section
 
     labels = np.arange(200) % 4
@@ -158,7 +158,7 @@ def test_the_report_shows_the_reliability_diagram_and_the_ood_table(tmp_path):
         },
     }
     canvas = Canvas(tmp_path / "figures", tmp_path / "index.html")
-    html = render("t", "s", [trust_section(canvas, export)])
+    html = render_page("t", "s", [trust_section(canvas, export)])
     assert (tmp_path / "figures/reliability.png").is_file()
     assert "T = 1.300" in html and "0.0100" in html and "digits" in html and "0.910" in html
 

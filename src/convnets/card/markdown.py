@@ -8,7 +8,7 @@ from convnets.card.facts import intended_use
 NOTES = 10  # data-check lines quoted in the card; the rest stay in reports/data/checks.md
 
 
-def render(facts: dict, failures_png: str) -> str:
+def render_card(facts: dict, failures_png: str) -> str:
     """The whole card; `failures_png` is the failure-mode examples' path relative to the card."""
     dataset = facts["manifest"]["dataset"]
     parts = [

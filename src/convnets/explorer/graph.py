@@ -38,7 +38,7 @@ def with_feature_maps(model: bytes) -> tuple[bytes, list[Layer], list]:
             continue
         kind = "conv" if node.op_type == "Conv" else "pool"
         counts[kind] += 1
-        field = receptive_field(node.output[0], producers, {})
+        field = derive_receptive_field(node.output[0], producers, {})
         layers.append(Layer(node.output[0], f"{kind} {counts[kind]}", node.op_type, field))
         graph.output.append(
             helper.make_tensor_value_info(node.output[0], onnx.TensorProto.FLOAT, None)
@@ -48,7 +48,7 @@ def with_feature_maps(model: bytes) -> tuple[bytes, list[Layer], list]:
     return proto.SerializeToString(), layers, first
 
 
-def receptive_field(tensor: str, producers: dict, memo: dict) -> tuple[int, int, int]:
+def derive_receptive_field(tensor: str, producers: dict, memo: dict) -> tuple[int, int, int]:
     """(size, jump, start) of one element of `tensor`, in input pixels, along one axis.
 
     Square kernels and symmetric strides are assumed (all our models); where branches meet
@@ -59,7 +59,7 @@ def receptive_field(tensor: str, producers: dict, memo: dict) -> tuple[int, int,
     node = producers.get(tensor)
     if node is None:  # the graph input or a weight
         return (1, 1, 0) if tensor == INPUT else (0, 1, 0)
-    fields = [receptive_field(name, producers, memo) for name in node.input]
+    fields = [derive_receptive_field(name, producers, memo) for name in node.input]
     size, jump, start = max(fields[:1] if node.op_type in TAPPED else fields, default=(0, 1, 0))
     if node.op_type in TAPPED:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}

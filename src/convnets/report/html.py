@@ -24,7 +24,7 @@ th { background: #f4f4f4; }
 """
 
 
-def render(title: str, summary: str, sections) -> str:
+def render_page(title: str, summary: str, sections) -> str:
     """The page: a title, a one-paragraph summary, a table of contents, then each section.
 
     Sections are numbered here, in the order given, so a section left out (no convolutional

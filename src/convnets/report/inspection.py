@@ -77,7 +77,7 @@ class ReceptiveField:
         return top, left, top + self.size, left + self.size
 
 
-def receptive_field(model: nn.Module, layer: nn.Module, input_shape) -> ReceptiveField:
+def measure_receptive_field(model: nn.Module, layer: nn.Module, input_shape) -> ReceptiveField:
     """Measure a layer's receptive field by backpropagation, so it is right for any topology
     (residual shortcuts included): the input pixels that get gradient from one output position
     are the pixels it sees. Random input keeps nearly every ReLU alive; a dead one could only

@@ -51,7 +51,7 @@ from convnets.report.inspection import (
     conv_layers,
     crop,
     map_layers,
-    receptive_field,
+    measure_receptive_field,
     top_activations,
 )
 from convnets.report.maximization import (
@@ -218,7 +218,7 @@ def patches_section(canvas: Canvas, subject: Subject, data: PreparedData, s: Rep
     peaks = _peaks(subject.model, images, convs)
     shown = {}
     for name, module in convs:
-        field_ = receptive_field(subject.model, module, subject.ckpt.input_shape)
+        field_ = measure_receptive_field(subject.model, module, subject.ckpt.input_shape)
         channels = []
         for channel, picks in enumerate(top_activations(peaks[name], 9)[: s.channels]):
             patches = [crop(images[i], field_.box(row, col)) for _, i, row, col in picks]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from convnets import io
 from convnets.card.facts import CardInputs, gather
-from convnets.card.markdown import render
+from convnets.card.markdown import render_card
 from convnets.config import Params
 from convnets.data.datasets import get_dataset
 from convnets.data.prepared import load_prepared
@@ -48,5 +48,5 @@ def run(args: argparse.Namespace, params: Params) -> None:
     save_figure(confused_pairs_figure(data.x_test, facts["confusions"], title), args.failures)
     link = Path(os.path.relpath(args.failures, args.out.parent)).as_posix()
     with io.atomic_write(args.out, "w") as handle:
-        handle.write(render(facts, link))
+        handle.write(render_card(facts, link))
     log.info("wrote %s", args.out)

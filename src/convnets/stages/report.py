@@ -9,7 +9,7 @@ from pathlib import Path
 from convnets import io
 from convnets.config import Params
 from convnets.data.prepared import load_prepared
-from convnets.report.page import ReportInputs, render_report
+from convnets.report.page import ReportInputs, build_report
 from convnets.report.sections import Canvas, ReportSettings
 from convnets.runtime import seed_everything
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     data = load_prepared(args.prepared)
     seed_everything(params.base.seed, params.base.threads)
     canvas = Canvas(args.figures, args.html)
-    html = render_report(inputs, data, list(params.variants), settings, canvas)
+    html = build_report(inputs, data, list(params.variants), settings, canvas)
     with io.atomic_write(args.html, "w") as handle:
         handle.write(html)
     log.info("wrote %s", args.html)
