@@ -47,14 +47,29 @@ def test_no_two_modules_share_a_name():
     assert [name for name, count in names.items() if count > 1] == []
 
 
+MODULES = "modules loaded:"  # printed once the command has returned
+
+
 def _imported_after(argv: list[str]) -> set[str]:
+    """The modules a fresh interpreter holds once `convnets <argv>` has finished.
+
+    The command must really run: exit status 0 (`--help` exits by SystemExit(0)), its usage in
+    the output, and the module list printed after it returned. A command that crashed before
+    importing anything would otherwise pass every "no torch" check.
+    """
     code = (
         "import sys\nfrom convnets.cli import main\n"
-        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-        "print(' '.join(sorted(sys.modules)))"
+        f"try:\n    status = main({argv!r})\nexcept SystemExit as stop:\n    status = stop.code\n"
+        f"print({MODULES!r}, *sorted(sys.modules))\nsys.exit(status)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return set(result.stdout.split())
+    command = f"convnets {' '.join(argv)}"
+    assert result.returncode == 0, f"{command} exited {result.returncode}:\n{result.stderr[-2000:]}"
+    usage = " ".join(["usage: convnets", *(word for word in argv if not word.startswith("-"))])
+    assert usage in result.stdout, f"{command} printed no {usage!r}:\n{result.stdout[-2000:]}"
+    listed = [line for line in result.stdout.splitlines() if line.startswith(MODULES)]
+    assert len(listed) == 1, f"{command} never returned to print its modules"
+    return set(listed[0].removeprefix(MODULES).split())
 
 
 @pytest.mark.slow  # spawns processes
