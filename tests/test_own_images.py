@@ -71,7 +71,7 @@ def test_a_folder_trains_evaluates_and_ships_through_every_stage(digits_repo):
     best = json.loads((repo / "models/best.json").read_text())
     assert best["test_accuracy"] >= MIN_TEST_ACCURACY
     proto = onnx.load(repo / "models/best.onnx")
-    meta = ModelDescription.from_props({p.key: p.value for p in proto.metadata_props})
+    meta = ModelDescription.from_model(proto)
     assert meta.classes == tuple(sorted(DIGIT_NAMES)) and "two (2)" in meta.classes
     assert meta.shape == (24, 24, 1) and meta.framing == "pad" and meta.dataset == "digits"
     site = json.loads((repo / "reports/explorer/model.json").read_text())

@@ -90,7 +90,7 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
     except onnx.checker.ValidationError as exc:
         raise PredictError(f"{invalid} ({str(exc).splitlines()[0][:120]}). {fix}") from None
     try:
-        description = ModelDescription.from_props({p.key: p.value for p in proto.metadata_props})
+        description = ModelDescription.from_model(proto)
     except MetadataError as exc:
         raise PredictError(f"{path} {exc}. {fix}") from None
     height, width, channels = description.shape

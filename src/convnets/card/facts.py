@@ -41,9 +41,7 @@ def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
     """The card's facts as plain data: what the Markdown renders and a test can compare."""
     variant = io.read_json(inputs.best, producer="compare")["variant"]
     folder = inputs.evaluations / variant
-    description = ModelDescription.from_props(
-        {p.key: p.value for p in onnx.load(inputs.onnx, load_external_data=False).metadata_props}
-    )
+    description = ModelDescription.from_model(onnx.load(inputs.onnx, load_external_data=False))
     export = io.read_json(inputs.export_metrics, producer="export")
     drop = export["int8_drop_points"]
     allowed = export["int8_allowed_points"]  # max_int8_drop, or two test images if more

@@ -68,6 +68,12 @@ class ModelDescription:
         }
 
     @classmethod
+    def from_model(cls, proto: Any) -> ModelDescription:
+        """The description an ONNX model carries: `proto` is an onnx ModelProto, read here by
+        its `metadata_props` alone (so this module needs no onnx import)."""
+        return cls.from_props({p.key: p.value for p in proto.metadata_props})
+
+    @classmethod
     def from_props(cls, props: dict[str, str]) -> ModelDescription:
         """Read the description back; a missing or malformed key raises MetadataError."""
         values: dict[str, Any] = {}

@@ -43,11 +43,11 @@ def run(args: argparse.Namespace, params: Params) -> None:
     except PredictError as exc:
         raise ConvnetsError(str(exc)) from None
     model = args.onnx.read_bytes()
-    props = {p.key: p.value for p in onnx.load_from_string(model).metadata_props}
+    description = ModelDescription.from_model(onnx.load_from_string(model))
     data = load_prepared(args.prepared)
     metrics = io.read_json(args.export_metrics, producer="export")
     inputs = SiteInputs(
-        model, ModelDescription.from_props(props), data.x_test, data.y_test,
+        model, description, data.x_test, data.y_test,
         metrics["test_accuracy"]["onnx_fp32"], find_runtime(args.package_lock, Path.cwd()),
         _written(args.onnx),
     )  # fmt: skip
