@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from convnets.data.tensors import to_unit_float
 from convnets.errors import ConvnetsError
 
 
@@ -35,7 +36,7 @@ class Runtime:
 
     def to_input(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, C, H, W) -> float in [0, 1] on the device, channels_last."""
-        x = images.to(self.device, non_blocking=True).float().div_(255.0)
+        x = to_unit_float(images.to(self.device, non_blocking=True))
         return x.contiguous(memory_format=torch.channels_last)
 
     def describe(self) -> dict:

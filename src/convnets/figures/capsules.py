@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from convnets.data.tensors import to_nhwc
+from convnets.data.tensors import to_nhwc, to_unit_float
 from convnets.errors import ConvnetsError
 from convnets.figures.style import save_figure, show_image
 
@@ -116,7 +116,7 @@ def perturbation_figure(
 def _capsules(model, images: torch.Tensor) -> torch.Tensor:
     """Class capsules (N, J, D) of uint8 images (N, C, H, W), in eval mode and float32."""
     with torch.no_grad():
-        return model.eval().capsules(images.float() / 255.0)
+        return model.eval().capsules(to_unit_float(images))
 
 
 def _require_decoder(model) -> None:

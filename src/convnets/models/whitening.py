@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convnets.data.tensors import to_nchw
+from convnets.data.tensors import to_nchw, to_unit_float
 
 EPSILON = 1e-2  # added to each component's variance: keeps the faintest ones from exploding
 # A direction the patches never vary in (grey pictures as RGB: R - G is always 0) gets a zero
@@ -67,7 +67,7 @@ def fit_whitening(model: nn.Module, train_images: np.ndarray) -> None:
     layers = [m for m in model.modules() if isinstance(m, PatchWhitening)]
     if not layers:
         return
-    x = to_nchw(train_images[:SAMPLE]).float() / 255.0
+    x = to_unit_float(to_nchw(train_images[:SAMPLE]))
     x = (x - model.mean) / model.std
     for layer in layers:
         layer.fit(x)

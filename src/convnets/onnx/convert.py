@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from convnets import io
+from convnets.data.tensors import to_unit_float
 from convnets.errors import ConvnetsError
 from convnets.onnx.metadata import INPUT, OUTPUT, PROBABILITIES, ModelDescription
 
@@ -31,7 +32,7 @@ class RawPixels(nn.Module):
         self.model = model
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        x = pixels.permute(0, 3, 1, 2).float() / 255.0  # (N, C, H, W) in [0, 1]
+        x = to_unit_float(pixels.permute(0, 3, 1, 2))  # (N, C, H, W) in [0, 1]
         return self.model(x)  # the model normalizes with its own mean/std buffers
 
 
