@@ -16,18 +16,12 @@ from torch import nn
 from convnets.figures import filters, layers
 from convnets.figures.projection import embed_2d
 from convnets.figures.style import save_figure
+from convnets.figures.top_patches import Peaks, crop, top_activations
 from convnets.models.registry import create_model
 from convnets.report import sections as report
 from convnets.report.attribution import grad_cam, saliency
 from convnets.report.html import render_page
-from convnets.report.inspection import (
-    Peaks,
-    conv_layers,
-    crop,
-    map_layers,
-    measure_receptive_field,
-    top_activations,
-)
+from convnets.report.inspection import conv_layers, map_layers, measure_receptive_field
 from convnets.report.maximization import AscentSettings, FourierSettings, class_images
 from tests.conftest import QUADRANTS, run_stage, train_stage
 from tests.fakes import quadrant_images
@@ -35,7 +29,7 @@ from tests.test_capsnet import TINY as TINY_CAPSNET
 
 
 def test_top_activations_finds_the_planted_peaks():
-    maps = torch.zeros(5, 2, 4, 4)  # (N, C, H, W)
+    maps = np.zeros((5, 2, 4, 4), np.float32)  # (N, C, H, W)
     maps[3, 0, 1, 2] = 9.0  # channel 0: strongest in image 3 at (1, 2)
     maps[1, 0, 0, 0] = 5.0
     maps[1, 0, 3, 3] = 4.0  # a weaker second peak in image 1 must not count twice
@@ -55,6 +49,7 @@ def test_receptive_field_matches_the_arithmetic():
     field = measure_receptive_field(net, net[3], (1, 16, 16))
     assert (field.size, field.jump, field.start) == (8, 2, -3)
     assert field.box(1, 2) == (-1, 1, 7, 9)
+    assert field.box(1, 2, side=4) == (1, 3, 5, 7)  # the centre of the field, as the explorer crops
     first = measure_receptive_field(net, net[0], (1, 16, 16))
     assert (first.size, first.jump, first.start) == (3, 1, -1)
 

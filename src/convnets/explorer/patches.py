@@ -1,8 +1,9 @@
 """Each channel's top-9 test patches (Zeiler & Fergus 2014), found with onnxruntime.
 
 For every tapped layer and channel: the nine test images whose strongest response in that
-channel is highest, each cropped to the receptive field of the position that responded. The
-site shows them as one PNG sprite per layer: a row per channel, nine cells per row.
+channel is highest, each cropped to the receptive field of the position that responded
+(`figures/top_patches.py`, shared with the report). The site shows them as one PNG sprite per
+layer: a row per channel, nine cells per row.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from convnets.explorer.graph import Layer
+from convnets.figures.top_patches import TOP, Peaks, ReceptiveField, top_patches
 from convnets.onnx.metadata import INPUT
 from convnets.onnx.sessions import batches
-
-TOP = 9
 
 
 @dataclass(frozen=True)
@@ -32,29 +32,15 @@ def feature_maps(session, images: np.ndarray, layers: list[Layer]) -> list[np.nd
 
 
 def top_patch_sprite(maps: np.ndarray, images: np.ndarray, layer: Layer) -> Sprite:
-    """The sprite of one layer from its maps (N, C, h, w) over `images` (N, H, W, C)."""
-    size, jump, start = layer.field
-    height, width = images.shape[1:3]
-    cell = min(size, max(height, width))
-    n, channels, h, w = maps.shape
-    flat = maps.reshape(n, channels, h * w)
+    """The sprite of one layer from its maps (N, C, h, w) over `images` (N, H, W, C).
+
+    A field wider than the image is cropped to its middle, so every cell is at most the image.
+    """
+    field = ReceptiveField(*layer.field)
+    cell = min(field.size, max(images.shape[1:3]))
+    channels = maps.shape[1]
     sprite = np.zeros((channels * cell, TOP * cell, images.shape[3]), np.uint8)
-    for channel in range(channels):
-        peaks = flat[:, channel].max(axis=1)  # (N,) each image's strongest response
-        for slot, image in enumerate(np.argsort(-peaks, kind="stable")[:TOP]):
-            row, col = divmod(int(flat[image, channel].argmax()), w)
-            centre = (size - cell) // 2  # a field wider than the image: its middle
-            top, left = start + row * jump + centre, start + col * jump + centre
-            patch = _crop(images[image], top, left, cell)
+    for channel, patches in enumerate(top_patches(Peaks.of(maps), images, field, cell)):
+        for slot, patch in enumerate(patches):
             sprite[channel * cell : (channel + 1) * cell, slot * cell : (slot + 1) * cell] = patch
     return Sprite(sprite, cell)
-
-
-def _crop(image: np.ndarray, top: int, left: int, cell: int) -> np.ndarray:
-    """A cell x cell window at (top, left); what falls outside the image stays black."""
-    out = np.zeros((cell, cell, image.shape[2]), np.uint8)
-    y0, x0 = max(top, 0), max(left, 0)
-    y1, x1 = min(top + cell, image.shape[0]), min(left + cell, image.shape[1])
-    if y1 > y0 and x1 > x0:
-        out[y0 - top : y1 - top, x0 - left : x1 - left] = image[y0:y1, x0:x1]
-    return out

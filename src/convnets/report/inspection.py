@@ -1,19 +1,19 @@
-"""Looking inside a trained network: its layers, their activations, where in the input each
-activation looks (its receptive field), and which image patches excite a channel most.
+"""Looking inside a trained network: its layers, their activations, and where in the input each
+activation looks (its receptive field, measured by backprop).
 
-"What each layer sees" follows Zeiler & Fergus (2014): for a channel, find the positions in the
-test images where it fires hardest and crop the input region those positions see.
+Which image patches excite a channel most is picked and cropped in `figures/top_patches.py`,
+which the explorer shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
+
+from convnets.figures.top_patches import ReceptiveField
 
 POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 
@@ -62,21 +62,6 @@ def activations(model: nn.Module, x: torch.Tensor, layers) -> dict[str, torch.Te
     return dict(outputs)
 
 
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Where output position (row, col) of a layer looks in the input: a `size`-pixel square
-    whose top-left corner is `start + jump * (row, col)` (it may hang over the border)."""
-
-    size: int
-    jump: int
-    start: int
-
-    def box(self, row: int, col: int) -> tuple[int, int, int, int]:
-        """(top, left, bottom, right), bottom and right exclusive, in input pixels."""
-        top, left = self.start + self.jump * row, self.start + self.jump * col
-        return top, left, top + self.size, left + self.size
-
-
 def measure_receptive_field(model: nn.Module, layer: nn.Module, input_shape) -> ReceptiveField:
     """Measure a layer's receptive field by backpropagation, so it is right for any topology
     (residual shortcuts included): the input pixels that get gradient from one output position
@@ -102,56 +87,3 @@ def measure_receptive_field(model: nn.Module, layer: nn.Module, input_shape) -> 
     top, bottom = tops[0]
     jump = max(1, top - tops[1][0]) if len(tops) == 2 else 1
     return ReceptiveField(size=bottom - top, jump=jump, start=top - jump * centre)
-
-
-@dataclass(frozen=True)
-class Peaks:
-    """Each image's strongest response per channel: values (N, C) and flat positions (N, C)."""
-
-    values: torch.Tensor
-    positions: torch.Tensor
-    width: int
-
-    @classmethod
-    def of(cls, maps: torch.Tensor) -> Peaks:
-        n, c, _, w = maps.shape
-        best = maps.reshape(n, c, -1).max(dim=2)
-        return cls(best.values, best.indices, w)
-
-    @classmethod
-    def concat(cls, parts: list[Peaks]) -> Peaks:
-        """Peaks of consecutive batches, as if computed on all images at once."""
-        return cls(
-            torch.cat([p.values for p in parts]),
-            torch.cat([p.positions for p in parts]),
-            parts[0].width,
-        )
-
-
-def top_activations(peaks: Peaks, k: int) -> list[list[tuple[float, int, int, int]]]:
-    """For each channel: its k strongest responses as (value, image, row, col), largest first,
-    one per image at most, so a single image cannot fill a channel's grid. Ties keep image order."""
-    result = []
-    for channel in range(peaks.values.shape[1]):
-        values = peaks.values[:, channel]
-        order = torch.argsort(values, descending=True, stable=True)[:k]
-        picks = []
-        for image in order.tolist():
-            row, col = divmod(int(peaks.positions[image, channel]), peaks.width)
-            picks.append((float(values[image]), image, row, col))
-        result.append(picks)
-    return result
-
-
-def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The (H, W, C) region inside `box`, zero-padded where the box hangs over the border."""
-    top, left, bottom, right = box
-    h, w = image.shape[:2]
-    patch = np.zeros((bottom - top, right - left, image.shape[2]), dtype=image.dtype)
-    src_top, src_left = max(top, 0), max(left, 0)
-    src_bottom, src_right = min(bottom, h), min(right, w)
-    if src_bottom > src_top and src_right > src_left:
-        patch[src_top - top : src_bottom - top, src_left - left : src_right - left] = image[
-            src_top:src_bottom, src_left:src_right
-        ]
-    return patch

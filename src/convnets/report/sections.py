@@ -19,7 +19,7 @@ from torch import nn
 
 from convnets import io
 from convnets.data.prepared import PreparedData
-from convnets.data.tensors import to_nchw
+from convnets.data.tensors import to_nchw, to_unit_float
 from convnets.evaluation.inference import predict_logits
 from convnets.figures import capsules as capsule_visuals
 from convnets.figures import filters, layers
@@ -29,6 +29,7 @@ from convnets.figures.projection import dream_figure, embed_2d, projection_figur
 from convnets.figures.reliability import reliability_figure
 from convnets.figures.samples import class_samples_figure
 from convnets.figures.style import save_figure
+from convnets.figures.top_patches import TOP, Peaks, top_patches
 from convnets.models.checkpoint import Checkpoint
 from convnets.report.attribution import (
     edge_map,
@@ -46,13 +47,10 @@ from convnets.report.html import (
     trust_tables,
 )
 from convnets.report.inspection import (
-    Peaks,
     activations,
     conv_layers,
-    crop,
     map_layers,
     measure_receptive_field,
-    top_activations,
 )
 from convnets.report.maximization import (
     AscentSettings,
@@ -125,7 +123,7 @@ class Subject:
 
 def float_images(images: np.ndarray) -> torch.Tensor:
     """uint8 NHWC -> float NCHW in [0, 1], the models' input."""
-    return to_nchw(images).float().div(255.0)
+    return to_unit_float(to_nchw(images))
 
 
 def data_section(canvas: Canvas, data: PreparedData, preview: Path, s: ReportSettings) -> Section:
@@ -208,7 +206,7 @@ def patches_section(canvas: Canvas, subject: Subject, data: PreparedData, s: Rep
     section = Section(
         "patches",
         "What each layer sees",
-        f"After Zeiler & Fergus (2014): for {s.channels} channels of each convolution, the 9 "
+        f"After Zeiler & Fergus (2014): for {s.channels} channels of each convolution, the {TOP} "
         f"patches of the first {s.patch_images} test images that excite it most, each cropped "
         "to the input region the layer can see (its receptive field, measured by backprop). "
         "Early layers pick edges and corners; deeper ones, larger parts of garments or objects.",
@@ -219,12 +217,9 @@ def patches_section(canvas: Canvas, subject: Subject, data: PreparedData, s: Rep
     shown = {}
     for name, module in convs:
         field_ = measure_receptive_field(subject.model, module, subject.ckpt.input_shape)
-        channels = []
-        for channel, picks in enumerate(top_activations(peaks[name], 9)[: s.channels]):
-            patches = [crop(images[i], field_.box(row, col)) for _, i, row, col in picks]
-            channels.append((channel, patches))
-        shown[name] = channels
-    fig = layers.top_patches_figure(shown, f"Top-9 test patches per channel, {subject.variant}")
+        shown[name] = list(enumerate(top_patches(peaks[name], images, field_)[: s.channels]))
+    title = f"Top-{TOP} test patches per channel, {subject.variant}"
+    fig = layers.top_patches_figure(shown, title)
     section.figures.append(canvas.save(fig, "top_patches.png", "Top-activating patches"))
     return section
 
@@ -235,7 +230,7 @@ def _peaks(model: nn.Module, images: np.ndarray, convs, batch: int = 256) -> dic
     for start in range(0, len(images), batch):
         maps = activations(model, float_images(images[start : start + batch]), convs)
         for name, _ in convs:
-            parts[name].append(Peaks.of(maps[name]))
+            parts[name].append(Peaks.of(maps[name].numpy()))
     return {name: Peaks.concat(found) for name, found in parts.items()}
 
 
