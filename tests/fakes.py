@@ -198,3 +198,14 @@ def quadrant_images(n_per_class: int, size: int = 28, channels: int = 1, seed: i
         top, left = (label // 2) * half, (label % 2) * half
         images[index, top + 2 : top + half - 2, left + 2 : left + half - 2] = 220
     return images, labels.astype(np.int64)
+
+
+class Hostile:
+    """Unpickling this creates `marker` (Path.touch): a safe loader must refuse it unrun, so a
+    test asserts the marker is absent afterwards."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))

@@ -21,6 +21,7 @@ import yaml
 
 from convnets.io import TEMP_MARKER
 from tests.conftest import run_stage
+from tests.fakes import Hostile
 from tests.pipeline import clone_run, dvc
 
 pytestmark = pytest.mark.slow
@@ -175,16 +176,6 @@ def _without_wall_times(lock: Path | str) -> dict:
 def _truncate(source: Path, target: Path) -> Path:
     target.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
     return target
-
-
-class Hostile:
-    """Unpickling this creates a marker file: a checkpoint must never run it."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
 
 
 def _stage_args(repo: Path, tmp: Path, stage: str, bad: Path) -> list[str]:

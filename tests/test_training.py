@@ -8,7 +8,6 @@ import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +26,7 @@ from convnets.training.distributed import World
 from convnets.training.loop import TrainSettings, fit
 from tests.conftest import QUADRANTS as CLASSES
 from tests.conftest import ROOT, train_stage
-from tests.fakes import quadrant_images
+from tests.fakes import Hostile, quadrant_images
 from tests.require import require_torchrun
 
 
@@ -250,16 +249,6 @@ def test_corrupt_checkpoint_names_the_stage_to_rerun(workdir):
         load_checkpoint(path, "train@tiny")
     with pytest.raises(ConvnetsError, match=r"does not exist.*dvc repro train@tiny"):
         load_checkpoint(workdir / "missing.pt", "train@tiny")
-
-
-class Hostile:
-    """Unpickling this runs `touch`: weights-only loading must refuse it unexecuted."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def test_hostile_checkpoint_is_refused_and_never_runs(tmp_path):
