@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -270,6 +271,21 @@ def test_checkpoint_from_another_dataset_is_refused(workdir):
     cifar = PreparedData(*split, *split, *split, CLASSES, "cifar10")
     with pytest.raises(ConvnetsError, match=r"trained on quadrants \(1, 28, 28\).*cifar10"):
         load_trained(workdir / "a/checkpoint.pt", "tiny", cifar)
+
+
+def test_each_rank_takes_an_equal_disjoint_share_of_one_permutation():
+    """No torchrun needed: the shard depends only on the images, the generator and the rank."""
+    labels = torch.zeros(11, dtype=torch.long)
+
+    def shard(rank: int) -> list[int]:
+        run = SimpleNamespace(
+            train=(None, labels), generator=torch.Generator().manual_seed(0), world=World(rank, 3)
+        )
+        return training.epoch_shard(run).tolist()
+
+    shards = [shard(rank) for rank in range(3)]
+    assert [len(s) for s in shards] == [3, 3, 3]  # 11 // 3: every rank steps as often
+    assert len(set(shards[0] + shards[1] + shards[2])) == 9
 
 
 DDP_SCRIPT = """

@@ -13,7 +13,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -76,6 +76,12 @@ class FitResult:
     best_val_accuracy: float
     history: list[EpochStats] = field(default_factory=list)
     seconds: float = 0.0
+
+    def keep(self, model: nn.Module, stats: EpochStats) -> None:
+        """Keep `model`'s weights as the best so far: a copy, as training goes on changing them."""
+        self.best_state = copy.deepcopy(model.state_dict())
+        self.best_epoch = stats.epoch
+        self.best_val_loss, self.best_val_accuracy = stats.val_loss, stats.val_accuracy
 
 
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
@@ -141,66 +147,193 @@ def fit(
     seed: int,
     on_epoch: Callable[[EpochStats], None] = lambda stats: None,
 ) -> FitResult:
-    """Train `model` on uint8 images (N, C, H, W) and int64 labels; return the best weights."""
-    model.to(runtime.device, memory_format=torch.channels_last)
-    net = world.wrap(Objective(model))
-    optimizer = make_optimizer(model, settings)
-    per_rank_batch = max(1, settings.batch_size // world.size)
-    shard = len(train[1]) // world.size
-    steps = math.ceil(shard / per_rank_batch)
-    scheduler = make_scheduler(optimizer, settings, steps)
-    generator = torch.Generator().manual_seed(seed)  # batch order and batch augmentation
+    """Train `model` on uint8 images (N, C, H, W) and int64 labels; return the best weights.
+
+    Each epoch trains one pass and validates; the weights of the lowest validation loss are kept,
+    and `patience` epochs without a lower one end the run early.
+    """
+    run = start_run(model, train, val, settings, runtime, world, seed)
     result = FitResult({}, -1, math.inf, 0.0)
     start = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
-        lr = optimizer.param_groups[0]["lr"]
-        tick = time.perf_counter()
-        size = settings.image_size(epoch)
-        train_loss, train_acc, seen = _train_epoch(
-            net, optimizer, scheduler, train, settings, runtime, world, generator, epoch, size
-        )
-        seconds = time.perf_counter() - tick
-        val_scores = predict_logits(model, val[0], runtime)
-        val_loss, val_acc = loss_and_accuracy(val_scores, val[1], model.score_loss)
-        stats = EpochStats(
-            epoch,
-            lr,
-            train_loss,
-            train_acc,
-            val_loss,
-            val_acc,
-            seconds,
-            seen * world.size / seconds,
-            size or train[0].shape[-1],
-        )
+        stats = train_and_validate(run, epoch)
         result.history.append(stats)
         on_epoch(stats)
-        log.info(
-            "epoch %d/%d (%dx%d): train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1fs, "
-            "%.0f img/s",
-            epoch,
-            settings.epochs,
-            stats.image_size,
-            stats.image_size,
-            train_loss,
-            train_acc,
-            val_loss,
-            val_acc,
-            seconds,
-            stats.images_per_second,
-        )
-        if val_loss < result.best_val_loss:
-            result.best_state = copy.deepcopy(model.state_dict())
-            result.best_epoch, result.best_val_loss, result.best_val_accuracy = (
-                epoch,
-                val_loss,
-                val_acc,
-            )
+        log_epoch(stats, settings.epochs)
+        if stats.val_loss < result.best_val_loss:
+            result.keep(model, stats)
         elif settings.patience and epoch - result.best_epoch >= settings.patience:
             log.info("no better validation loss for %d epochs: stopping", settings.patience)
             break
     result.seconds = time.perf_counter() - start
     return result
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What the parts of one `fit` call share, made once by `start_run`.
+
+    Each helper takes this one object rather than a row of arguments, and a reader sees in one
+    place what a run holds. No field is rebound during the run; the objects change in place
+    (the weights, the optimizer's state, the generator's position).
+    """
+
+    model: ImageClassifier  # the weights that are validated and kept
+    net: nn.Module  # what steps: the model's objective, DDP-wrapped on several ranks
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR  # steps once per batch
+    generator: torch.Generator  # the one random stream of batch order and batch augmentation
+    train: tuple[torch.Tensor, torch.Tensor]  # uint8 (N, C, H, W) and int64 (N,), on the CPU
+    val: tuple[torch.Tensor, torch.Tensor]  # the same, for validation
+    settings: TrainSettings
+    runtime: Runtime  # device, precision (bf16 autocast or fp32), threads
+    world: World  # this rank among all of them
+    batch_size: int  # images per step on this rank: the global batch shared out over ranks
+
+
+def start_run(
+    model: ImageClassifier,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    settings: TrainSettings,
+    runtime: Runtime,
+    world: World,
+    seed: int,
+) -> TrainingRun:
+    """Lay the model out on its device, wrap it, and make its optimizer, schedule and generator.
+
+    The order matters: DDP wraps the model once it is on its device, and the scheduler, made
+    after the optimizer, sets the first step's learning rate on it.
+    """
+    model.to(runtime.device, memory_format=torch.channels_last)
+    net = world.wrap(Objective(model))
+    optimizer = make_optimizer(model, settings)
+    batch_size = max(1, settings.batch_size // world.size)
+    steps_per_epoch = math.ceil(len(train[1]) // world.size / batch_size)
+    scheduler = make_scheduler(optimizer, settings, steps_per_epoch)
+    generator = torch.Generator().manual_seed(seed)
+    return TrainingRun(
+        model=model,
+        net=net,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        generator=generator,
+        train=train,
+        val=val,
+        settings=settings,
+        runtime=runtime,
+        world=world,
+        batch_size=batch_size,
+    )
+
+
+def train_and_validate(run: TrainingRun, epoch: int) -> EpochStats:
+    """Train epoch `epoch` (from 1), then validate: one row of the run's history.
+
+    `lr` is the rate the epoch starts at (the scheduler moves it every step); images/s counts
+    every rank's images against this rank's wall time.
+    """
+    lr = run.optimizer.param_groups[0]["lr"]
+    tick = time.perf_counter()
+    train_loss, train_accuracy, seen = train_epoch(run, epoch)
+    seconds = time.perf_counter() - tick
+    val_loss, val_accuracy = validate(run)
+    return EpochStats(
+        epoch=epoch,
+        lr=lr,
+        train_loss=train_loss,
+        train_accuracy=train_accuracy,
+        val_loss=val_loss,
+        val_accuracy=val_accuracy,
+        seconds=seconds,
+        images_per_second=seen * run.world.size / seconds,
+        image_size=run.settings.image_size(epoch) or run.train[0].shape[-1],
+    )
+
+
+def train_epoch(run: TrainingRun, epoch: int) -> tuple[float, float, int]:
+    """One pass over this rank's shard of a fresh permutation: mean loss, accuracy, images seen.
+
+    Loss and correct answers add up on the device, so steps queue without waiting for the host.
+    """
+    run.net.train()
+    shard = epoch_shard(run)
+    size = run.settings.image_size(epoch)  # None: the images' own size
+    loss_sum = torch.zeros((), device=run.runtime.device)
+    correct = torch.zeros((), device=run.runtime.device, dtype=torch.long)
+    for images, labels in batches(run, shard, epoch):
+        loss, scores = train_step(
+            run.net, run.optimizer, images, labels, run.runtime, run.settings.label_smoothing, size
+        )
+        run.scheduler.step()
+        loss_sum += loss.detach() * len(labels)
+        correct += (scores.argmax(dim=1) == labels).sum()
+    mean_loss = loss_sum.item() / len(shard)  # .item() is the epoch's only host sync
+    check_finite(mean_loss, epoch, run.settings.lr)
+    return mean_loss, correct.item() / len(shard), len(shard)
+
+
+def epoch_shard(run: TrainingRun) -> torch.Tensor:
+    """This rank's image indices for one epoch: its slice of a fresh seeded permutation.
+
+    Every rank draws the same permutation and takes every `size`-th index from its own rank on,
+    cut to an equal share: ranks never see the same image in an epoch, and all take the same
+    number of steps (DDP syncs at each one).
+    """
+    count = len(run.train[1])
+    order = torch.randperm(count, generator=run.generator)
+    return order[run.world.rank :: run.world.size][: count // run.world.size]
+
+
+def batches(
+    run: TrainingRun, shard: torch.Tensor, epoch: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The shard's batches: uint8 images (B, C, H, W) on the CPU, re-augmented if the settings
+    say so, and their labels on the device. Rank 0 alone shows a progress bar."""
+    images, labels = run.train
+    starts = range(0, len(shard), run.batch_size)
+    hidden = None if run.world.is_main else True  # None: shown on a terminal only
+    for start in tqdm(starts, desc=f"epoch {epoch}", leave=False, disable=hidden):
+        index = shard[start : start + run.batch_size]
+        batch = images[index]
+        if run.settings.batch_augment is not None:
+            batch = augment_batch(batch, run.settings.batch_augment, run.generator)
+        yield batch, labels[index].to(run.runtime.device, non_blocking=True)
+
+
+def validate(run: TrainingRun) -> tuple[float, float]:
+    """The model's plain loss and accuracy on the validation split (evaluation mode)."""
+    images, labels = run.val
+    scores = predict_logits(run.model, images, run.runtime)  # (N, classes)
+    return loss_and_accuracy(scores, labels, run.model.score_loss)
+
+
+def check_finite(loss: float, epoch: int, lr: float) -> None:
+    """Stop at an epoch whose mean loss is NaN or infinite, naming the usual cause: the weights
+    are lost by then, and every later epoch would only spend time."""
+    if not math.isfinite(loss):
+        raise ConvnetsError(
+            f"training loss became {loss} in epoch {epoch}. The usual cause is a learning "
+            f"rate too high for this model ({lr}). Fix: lower train.lr (or the "
+            f"variant's lr) and rerun."
+        )
+
+
+def log_epoch(stats: EpochStats, epochs: int) -> None:
+    log.info(
+        "epoch %d/%d (%dx%d): train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1fs, "
+        "%.0f img/s",
+        stats.epoch,
+        epochs,
+        stats.image_size,
+        stats.image_size,
+        stats.train_loss,
+        stats.train_accuracy,
+        stats.val_loss,
+        stats.val_accuracy,
+        stats.seconds,
+        stats.images_per_second,
+    )
 
 
 def train_step(
@@ -238,43 +371,3 @@ def shrink(x: torch.Tensor, size: int) -> torch.Tensor:
     """
     out = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return out.contiguous(memory_format=torch.channels_last)
-
-
-def _train_epoch(
-    net, optimizer, scheduler, train, settings, runtime, world, generator, epoch, size
-):
-    """One pass over this rank's shard of a fresh permutation; returns mean loss, acc, images."""
-    images, labels = train
-    net.train()
-    order = torch.randperm(len(labels), generator=generator)
-    shard = order[world.rank :: world.size][: len(labels) // world.size]
-    per_rank_batch = max(1, settings.batch_size // world.size)
-    loss_sum = torch.zeros((), device=runtime.device)
-    correct = torch.zeros((), device=runtime.device, dtype=torch.long)
-    bar = tqdm(
-        range(0, len(shard), per_rank_batch),
-        desc=f"epoch {epoch}",
-        leave=False,
-        disable=None if world.is_main else True,
-    )
-    for start in bar:
-        index = shard[start : start + per_rank_batch]
-        x_uint8 = images[index]
-        if settings.batch_augment is not None:
-            x_uint8 = augment_batch(x_uint8, settings.batch_augment, generator)
-        y = labels[index].to(runtime.device, non_blocking=True)
-        loss, scores = train_step(
-            net, optimizer, x_uint8, y, runtime, settings.label_smoothing, size
-        )
-        scheduler.step()
-        loss_sum += loss.detach() * len(index)
-        correct += (scores.argmax(dim=1) == y).sum()
-    seen = len(shard)
-    mean_loss = loss_sum.item() / seen  # .item() is the epoch's only host sync
-    if not math.isfinite(mean_loss):
-        raise ConvnetsError(
-            f"training loss became {mean_loss} in epoch {epoch}. The usual cause is a learning "
-            f"rate too high for this model ({settings.lr}). Fix: lower train.lr (or the "
-            f"variant's lr) and rerun."
-        )
-    return mean_loss, correct.item() / seen, seen
