@@ -1,7 +1,8 @@
 """Skip locally, fail on CI: a required tool or dataset that is missing must not turn CI green.
 
-CI sets CI=true. There a missing Chromium, Fashion-MNIST or torchrun means a broken install
-step, and a skip would hide it; locally the skip still says what is missing and how to get it.
+CI sets CI=true (.ci/run exports it). There a missing Chromium, Playwright, Fashion-MNIST or
+torchrun means a broken install step, and a skip would hide it; locally the skip still says what
+is missing and how to get it.
 """
 
 from __future__ import annotations
@@ -44,3 +45,20 @@ def require_torchrun() -> None:
         and importlib.util.find_spec("torch.distributed.run") is not None,
         "torchrun (torch.distributed.run, from a torch build with distributed support)",
     )
+
+
+def require_playwright():
+    """Playwright's sync API, which drives Debian's Chromium in the explorer's browser tests.
+
+    It is pinned in requirements.txt and launched with `executable_path`, so it downloads no
+    browser of its own: `make setup` installs the package, `make test` Debian's chromium.
+    """
+    try:
+        from playwright import sync_api
+    except ImportError:
+        sync_api = None
+    require(
+        sync_api is not None,
+        "Playwright's Python package (make setup, or: .venv/bin/pip install -r requirements.txt)",
+    )
+    return sync_api

@@ -33,7 +33,7 @@ from convnets.explorer.serve import server
 from convnets.explorer.site import RUNTIME_FILES, SiteInputs, build_site
 from convnets.onnx.metadata import ModelDescription
 from convnets.photos import fit, prepare
-from tests.require import require
+from tests.require import require, require_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "node_modules/onnxruntime-web/dist"
@@ -177,7 +177,7 @@ def test_explore_command_serves_on_a_free_port_and_stops_on_ctrl_c(tmp_path):
 @pytest.fixture(scope="module")
 def browser():
     require(Path(CHROMIUM).is_file(), f"Chromium at {CHROMIUM} (make test installs Debian's)")
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = require_playwright()
     with playwright.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield launched

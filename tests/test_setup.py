@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.require import require
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,8 +20,8 @@ echo "/dev/x 10485760 8388608 2097152 80% /"
 """
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_setup_refuses_a_disk_too_small_for_the_environment(tmp_path):
+    require(shutil.which("make") is not None, "make (apt-get install make)")
     shutil.copy(ROOT / "Makefile", tmp_path)
     (tmp_path / "requirements.txt").touch()
     (tmp_path / "pyproject.toml").touch()
