@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from convnets.config import load_params, parse_params
+from convnets.config import VariantConfig, load_params, parse_params
+from convnets.data.datasets import DATASETS, MNIST
 from convnets.errors import ConvnetsError
+from convnets.models.options import MODELS, MLPOptions, ModelInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -241,3 +243,18 @@ def test_a_variant_sets_its_own_bias_learning_rate_scale():
     parsed = parse_params(params)
     assert parsed.training("vgg").bias_lr_scale == 8.0
     assert parsed.training("cnn").bias_lr_scale == 2.0
+
+
+def test_the_names_allowed_come_from_the_registries(monkeypatch):
+    """A new dataset or model is one entry in its registry; config allows it with no edit."""
+    described = VariantConfig.model_fields["model"].description
+    assert all(name in described for name in MODELS)
+    with pytest.raises(ConvnetsError) as error:
+        parse_params(with_value("base.dataset", "imagenet"))
+    assert all(name in str(error.value) for name in DATASETS)
+    monkeypatch.setitem(DATASETS, "toy", MNIST)
+    monkeypatch.setitem(MODELS, "tiny", ModelInfo(MLPOptions, "a new entry"))
+    raw = with_value("base.dataset", "toy")
+    raw["variants"]["mlp"]["model"] = "tiny"
+    parsed = parse_params(raw)
+    assert (parsed.base.dataset, parsed.variant("mlp").model) == ("toy", "tiny")

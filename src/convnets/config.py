@@ -24,10 +24,12 @@ from pydantic import (
 
 from convnets.data.datasets import DATASETS, get_dataset
 from convnets.errors import ConvnetsError
-from convnets.models.options import validate_options
+from convnets.models.options import MODELS, validate_options
 from convnets.threads import AUTO, resolve_threads
 
+# Named from the registries, so that a new dataset or model is one edit there, none here.
 BUILT_IN = ", ".join(DATASETS)
+REGISTERED = ", ".join(MODELS)
 TtaSetting = Literal["none", "flip", "shifts"]  # evaluate.tta; inference.tta_views applies it
 _MD5 = re.compile(r"[0-9a-f]{32}")
 MirrorUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+/$")]
@@ -136,7 +138,7 @@ class TrainConfig(_Group):
 class VariantConfig(_Group):
     """One trained model: a registered architecture, its options, and training overrides."""
 
-    model: str = Field(description="a registered model name (mlp, cnn, vgg, resnet, capsnet)")
+    model: str = Field(description=f"a registered model name ({REGISTERED})")
     options: dict[str, Any] = Field(description="a mapping of the model's options")
     epochs: int | None = Field(
         default=None, ge=1, le=1000, description="an integer in [1, 1000] (overrides train.epochs)"
