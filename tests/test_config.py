@@ -258,3 +258,18 @@ def test_the_names_allowed_come_from_the_registries(monkeypatch):
     raw["variants"]["mlp"]["model"] = "tiny"
     parsed = parse_params(raw)
     assert (parsed.base.dataset, parsed.variant("mlp").model) == ("toy", "tiny")
+
+
+def test_a_recipe_holds_what_training_a_variant_reads_resolved():
+    params = with_value("train.epochs", 3)
+    params["variants"]["vgg"].update(epochs=8, batch_size=32)
+    parsed = parse_params(params)
+    recipe = parsed.recipe("vgg")
+    assert recipe.name == "vgg" and recipe.variant == parsed.variants["vgg"]
+    assert (recipe.train.epochs, recipe.train.batch_size) == (8, 32)
+    assert recipe.train == parsed.training("vgg") and recipe.augment == parsed.augment
+    assert (recipe.seed, recipe.threads) == (parsed.base.seed, parsed.base.threads)
+    assert recipe.provenance == parsed.model_dump(mode="json")
+    assert parsed.recipe("mlp").train.epochs == DEFAULTS["variants"]["mlp"]["epochs"]
+    with pytest.raises(ConvnetsError, match=r"variant 'nope' is not in params.yaml variants"):
+        parsed.recipe("nope")

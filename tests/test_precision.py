@@ -91,13 +91,13 @@ def test_measuring_leaves_trainings_random_stream_where_it_was(monkeypatch, tmp_
     monkeypatch.setattr(trainer, "native_bf16", lambda device: True)
     monkeypatch.setattr(trainer, "PROBE_STEPS", 1)
     monkeypatch.setattr(trainer, "PROBE_WARMUP", 0)
-    params = load_params(ROOT / "params.yaml")
+    recipe = load_params(ROOT / "params.yaml").recipe("cnn")
     x, y = quadrant_images(8)
     data = PreparedData(x, y, x, y, x, y, ("a", "b", "c", "d"), "quadrants")
     outcomes = []
     for _ in range(2):  # a miss, then a hit
         torch.manual_seed(0)
-        runtime, choice = trainer.choose_runtime("cnn", params, data, torch.device("cpu"), World())
+        runtime, choice = trainer.choose_runtime(recipe, data, torch.device("cpu"), World())
         outcomes.append((runtime.precision, choice.reason[:8], torch.rand(3)))
     (p1, why1, r1), (p2, why2, r2) = outcomes
     assert p1 == p2 and (why1, why2) == ("measured", "measured")

@@ -9,6 +9,7 @@ with one line per problem naming the key, what was given, what is allowed and ho
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -267,6 +268,34 @@ class Params(_Group):
             key: getattr(variant, key) for key in OVERRIDES if getattr(variant, key) is not None
         }
         return self.train.model_copy(update=overrides)
+
+    def recipe(self, name: str) -> VariantRecipe:
+        """What training variant `name` reads of params, resolved: the library's only view of it."""
+        return VariantRecipe(
+            name=name,
+            variant=self.variant(name),
+            train=self.training(name),
+            augment=self.augment,
+            seed=self.base.seed,
+            threads=self.base.threads,
+            provenance=self.model_dump(mode="json"),
+        )
+
+
+@dataclass(frozen=True)
+class VariantRecipe:
+    """The settings `train@<variant>` and `bench-train` use for one variant, taken from params.
+
+    Training code takes this rather than `Params`, so it never looks a key up in params.yaml.
+    """
+
+    name: str  # the key under `variants`
+    variant: VariantConfig  # the registered model and its options
+    train: TrainConfig  # the `train` group with this variant's overrides applied
+    augment: AugmentConfig  # what batch augmentation draws from
+    seed: int
+    threads: int
+    provenance: dict[str, Any]  # all of params as JSON: the checkpoint's record of its making
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from convnets import io
 from convnets.benchmarks import throughput
-from convnets.config import Params
+from convnets.config import Params, VariantRecipe
 from convnets.data.augmentation import AugmentSettings
 from convnets.data.prepared import PreparedData, channel_stats, load_prepared
 from convnets.data.tensors import to_nchw
@@ -43,40 +44,63 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@dataclass(frozen=True)
+class StepCounts:
+    """How many steps each measurement times, after how many untimed, and how often (flags)."""
+
+    steps: int  # timed steps
+    warmup: int  # untimed steps first
+    repeats: int  # ours/ceiling pairs per precision; medians kept
+
+
 def run(args: argparse.Namespace, params: Params) -> None:
     if min(args.steps, args.repeats) < 1:
         raise ConvnetsError(
             f"--steps {args.steps} and --repeats {args.repeats} must both be at least 1. "
             f"Fix: pass positive numbers (defaults: --steps 50 --repeats 5)."
         )
+    tutorial = params.recipe(args.variant)  # an unknown variant fails here, before any work
+    recipes = [params.recipe(name) for name in params.variants]
     data = load_prepared(args.prepared)
     if data.dataset != "fashion-mnist":
         raise ConvnetsError(
             f"bench-train compares against torchvision's FashionMNIST, but {args.prepared} "
             f"holds {data.dataset}. Fix: pass --prepared of a fashion-mnist run."
         )
-    threads, device = params.base.threads, torch.device("cpu")
+    counts = StepCounts(args.steps, args.warmup, args.repeats)
+    io.write_json(args.out, bench_train(recipes, tutorial, data, args.raw, counts))
+
+
+def bench_train(
+    recipes: list[VariantRecipe],
+    tutorial: VariantRecipe,
+    data: PreparedData,
+    raw: Path,
+    counts: StepCounts,
+) -> dict:
+    """Every variant per precision beside its ceiling and `auto`'s pick; then `tutorial`'s
+    variant our way against torchvision's DataLoader reading the upstream files in `raw`."""
+    threads, device = tutorial.threads, torch.device("cpu")  # base.threads: every recipe's
     # bf16 is timed even where it is emulated: that measurement is why `auto` skips it there.
     runtimes = {precision: Runtime(device, precision, threads) for precision in PRECISIONS}
     variants = {}
-    for name in params.variants:
-        table = _variant_table(args, params, data, name, runtimes)
-        _, choice = choose_runtime(name, params, data, device, World())
+    for recipe in recipes:
+        table = _variant_table(recipe, data, runtimes, counts)
+        _, choice = choose_runtime(recipe, data, device, World())
         table |= {"auto": choice.describe(), "auto_is_faster": choice.precision == table["faster"]}
-        variants[name] = table
-        _log_variant(name, table, choice.precision)
-    auto = variants[args.variant]["auto"]["precision"] if args.variant in variants else "fp32"
-    report = {
+        variants[recipe.name] = table
+        _log_variant(recipe.name, table, choice.precision)
+    auto = variants[tutorial.name]["auto"]["precision"]
+    return {
         "variants": variants,
-        "tutorial_comparison": _tutorial_comparison(args, params, data, runtimes[auto]),
-        "steps": args.steps,
-        "warmup_steps": args.warmup,
-        "repeats": args.repeats,
+        "tutorial_comparison": _tutorial_comparison(tutorial, data, raw, runtimes[auto], counts),
+        "steps": counts.steps,
+        "warmup_steps": counts.warmup,
+        "repeats": counts.repeats,
         "threads": threads,
         "cpu": machine() | {"native_bf16": cpu_has_bf16()},
         "versions": library_versions(),
     }
-    io.write_json(args.out, report)
 
 
 def _log_variant(name: str, table: dict, auto: str) -> None:
@@ -89,42 +113,44 @@ def _log_variant(name: str, table: dict, auto: str) -> None:
         )  # fmt: skip
 
 
-def _variant_table(args, params: Params, data: PreparedData, name: str, runtimes) -> dict:
-    recipe = params.training(name)
-    augment = AugmentSettings.from_config(params.augment) if recipe.batch_augment else None
+def _variant_table(
+    recipe: VariantRecipe, data: PreparedData, runtimes: dict[str, Runtime], counts: StepCounts
+) -> dict:
+    batch_size = recipe.train.batch_size
+    augment = AugmentSettings.from_config(recipe.augment) if recipe.train.batch_augment else None
 
     def fresh_model():
-        seed_everything(params.base.seed, params.base.threads)
-        return build_model(params.variant(name), data)
+        seed_everything(recipe.seed, recipe.threads)
+        return build_model(recipe.variant, data)
 
     images, labels = to_nchw(data.x_train), torch.from_numpy(data.y_train)
     # emulated bf16 is 5x to 10x slower and never chosen: one pair says so, repeats add minutes
-    repeats = {p: args.repeats if p == "fp32" or cpu_has_bf16() else 1 for p in runtimes}
+    repeats = {p: counts.repeats if p == "fp32" or cpu_has_bf16() else 1 for p in runtimes}
     return throughput.precision_table(
-        fresh_model, images, labels, runtimes, recipe.batch_size, augment, args.steps,
-        args.warmup, repeats,
-    ) | {"batch_size": recipe.batch_size, "batch_augment": augment is not None}  # fmt: skip
+        fresh_model, images, labels, runtimes, batch_size, augment, counts.steps, counts.warmup,
+        repeats,
+    ) | {"batch_size": batch_size, "batch_augment": augment is not None}  # fmt: skip
 
 
-def _tutorial_comparison(args, params: Params, data: PreparedData, runtime) -> dict:
+def _tutorial_comparison(
+    recipe: VariantRecipe, data: PreparedData, raw: Path, runtime: Runtime, counts: StepCounts
+) -> dict:
     """Our path (no augmentation, as theirs has none) against torchvision's DataLoader, fp32."""
-    batch_size = params.training(args.variant).batch_size
-    seed_everything(params.base.seed, params.base.threads)
-    ours_model = build_model(params.variant(args.variant), data)
+    batch_size, steps, warmup = recipe.train.batch_size, counts.steps, counts.warmup
+    seed_everything(recipe.seed, recipe.threads)
+    ours_model = build_model(recipe.variant, data)
     images, labels = to_nchw(data.x_train), torch.from_numpy(data.y_train)
-    ours = throughput.ours(ours_model, images, labels, runtime, batch_size, args.steps, args.warmup)
-    seed_everything(params.base.seed, params.base.threads)
-    plain = build_model(params.variant(args.variant), data)
+    ours = throughput.ours(ours_model, images, labels, runtime, batch_size, steps, warmup)
+    seed_everything(recipe.seed, recipe.threads)
+    plain = build_model(recipe.variant, data)
     plain.set_normalization([0.0], [1.0])  # theirs normalizes in the transform instead
     mean, std = channel_stats(data.x_train)
-    theirs = throughput.theirs(
-        plain, args.raw, mean[0], std[0], batch_size, args.steps, args.warmup
-    )
+    theirs = throughput.theirs(plain, raw, mean[0], std[0], batch_size, steps, warmup)
     ratio = ours.images_per_second / theirs.images_per_second
-    log.info("%s: ours %.0f img/s, torchvision DataLoader %.0f img/s: %.2fx", args.variant,
+    log.info("%s: ours %.0f img/s, torchvision DataLoader %.0f img/s: %.2fx", recipe.name,
              ours.images_per_second, theirs.images_per_second, ratio)  # fmt: skip
     return {
-        "variant": args.variant,
+        "variant": recipe.name,
         "batch_size": batch_size,
         "ours": vars(ours) | runtime.describe() | {"layout": "channels_last"},
         "torchvision_dataloader": vars(theirs) | {"precision": "fp32", "num_workers": 0},

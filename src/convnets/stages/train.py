@@ -31,17 +31,17 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    params.training(args.variant)  # an unknown variant fails here, before any work
+    recipe = params.recipe(args.variant)  # an unknown variant fails here, before any work
     device = resolve_device(params.base.device)
     world = init_world(device)
     try:
-        seed_everything(params.base.seed, params.base.threads)
+        seed_everything(recipe.seed, recipe.threads)
         data = load_prepared(args.prepared)
         train_split = load_augmented(args.augmented, like=data)
-        runtime, choice = choose_runtime(args.variant, params, data, device, world)
+        runtime, choice = choose_runtime(recipe, data, device, world)
         live = Live(str(args.live), dvcyaml=False, save_dvc_exp=False) if world.is_main else None
         on_epoch = (lambda stats: _log_epoch(live, stats)) if live else (lambda stats: None)
-        trained = train_variant(args.variant, params, data, train_split, runtime, world, on_epoch)
+        trained = train_variant(recipe, data, train_split, runtime, world, on_epoch)
     finally:
         world.close()
     if live is not None and trained.checkpoint is not None:

@@ -1,7 +1,8 @@
-"""Train one variant from params: the recipe, the model, the loop, and what is kept of it.
+"""Train one variant from its recipe: the model, the precision, the loop, and what is kept of it.
 
 The stage `train@<variant>` calls `train_variant`; `bench-train` builds models the same way with
-`build_model`, so both normalize with the statistics of the training split.
+`build_model`, so both normalize with the statistics of the training split. Both hand over a
+`VariantRecipe` (the variant's settings, resolved by `config`), never the whole params.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from convnets.config import AugmentConfig, Params, TrainConfig, VariantConfig
+from convnets.config import AugmentConfig, TrainConfig, VariantConfig, VariantRecipe
 from convnets.data.augmentation import AugmentSettings
 from convnets.data.prepared import PreparedData, channel_stats
 from convnets.data.tensors import to_nchw
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def train_settings(train: TrainConfig, augment: AugmentConfig) -> TrainSettings:
-    """The loop's settings from a variant's resolved `train` group (see `Params.training`)."""
+    """The loop's settings from a variant's resolved `train` group (`VariantRecipe.train`)."""
     return TrainSettings(
         epochs=train.epochs,
         batch_size=train.batch_size,
@@ -69,19 +70,19 @@ PROBE_WARMUP = 3
 
 
 def choose_runtime(
-    name: str, params: Params, data: PreparedData, device: torch.device, world: World
+    recipe: VariantRecipe, data: PreparedData, device: torch.device, world: World
 ) -> tuple[Runtime, PrecisionChoice]:
-    """The runtime variant `name` trains in: `train.precision`, with `auto` measured per model.
+    """The runtime the variant trains in: `train.precision`, with `auto` measured per model.
 
     Rank 0 decides and every rank follows, so DDP ranks never mix precisions.
     """
-    variant, recipe, threads = params.variant(name), params.training(name), params.base.threads
+    variant, batch_size, threads = recipe.variant, recipe.train.batch_size, recipe.threads
 
     def measure(precision: str) -> float:
         with torch.random.fork_rng():  # measuring must not move training's random stream
             model = build_model(variant, data)
-            images = to_nchw(data.x_train[: recipe.batch_size])
-            labels = torch.from_numpy(data.y_train[: recipe.batch_size])
+            images = to_nchw(data.x_train[:batch_size])
+            labels = torch.from_numpy(data.y_train[:batch_size])
             runtime = Runtime(device, precision, threads)
             rate = resident_batch_rate(
                 model, images, labels, runtime, len(labels), PROBE_STEPS, PROBE_WARMUP
@@ -91,12 +92,12 @@ def choose_runtime(
     key = probe_key(
         machine() | {"device": str(device), "threads": threads},
         {"model": variant.model, "options": variant.options, "input": data.input_shape,
-         "classes": len(data.classes), "batch_size": recipe.batch_size},
+         "classes": len(data.classes), "batch_size": batch_size},
     )  # fmt: skip
     choice = None
     if world.is_main:
         choice = choose_precision(
-            params.train.precision, native_bf16(device), key, measure, cache_file()
+            recipe.train.precision, native_bf16(device), key, measure, cache_file()
         )
     choice = world.from_main(choice)
     return Runtime(device, choice.precision, threads), choice
@@ -138,17 +139,16 @@ class Trained:
 
 
 def train_variant(
-    name: str,
-    params: Params,
+    recipe: VariantRecipe,
     data: PreparedData,
     train_split: tuple[np.ndarray, np.ndarray],
     runtime: Runtime,
     world: World,
     on_epoch: Callable[[EpochStats], None],
 ) -> Trained:
-    """Train variant `name` on `train_split` (uint8 NHWC, labels), validating on `data`'s val."""
-    variant = params.variant(name)
-    settings = train_settings(params.training(name), params.augment)
+    """Train the variant on `train_split` (uint8 NHWC, labels), validating on `data`'s val."""
+    name, variant = recipe.name, recipe.variant
+    settings = train_settings(recipe.train, recipe.augment)
     model = build_model(variant, data)
     check_sizes(model, name, variant.model, settings.progressive_sizes, data.input_shape)
     x_train, y_train = train_split
@@ -158,29 +158,37 @@ def train_variant(
     )  # fmt: skip
     train = (to_nchw(x_train), torch.from_numpy(y_train))
     val = (to_nchw(data.x_val), torch.from_numpy(data.y_val))
-    result = fit(model, train, val, settings, runtime, world, params.base.seed, on_epoch)
+    result = fit(model, train, val, settings, runtime, world, recipe.seed, on_epoch)
     if not world.is_main:
         return Trained(None, result)
     if result.best_epoch < 0:
         raise ConvnetsError("validation loss was never finite; no checkpoint to keep")
-    ckpt = Checkpoint(
-        variant=name,
-        model_name=variant.model,
-        options=dict(variant.options),
-        state_dict=result.best_state,
-        classes=data.classes,
-        input_shape=data.input_shape,
-        dataset=data.dataset,
-        normalization=dict(zip(("mean", "std"), channel_stats(data.x_train), strict=True)),
-        params=params.model_dump(mode="json"),
-        versions=library_versions(),
-        metrics=summary(result, count_parameters(model), runtime, world.size),
-    )
     log.info(
         "train %s: best epoch %d, val loss %.4f, val accuracy %.4f, %.0f s",
         name, result.best_epoch, result.best_val_loss, result.best_val_accuracy, result.seconds,
     )  # fmt: skip
-    return Trained(ckpt, result)
+    metrics = summary(result, count_parameters(model), runtime, world.size)
+    return Trained(best_checkpoint(recipe, data, result.best_state, metrics), result)
+
+
+def best_checkpoint(
+    recipe: VariantRecipe, data: PreparedData, state: dict[str, torch.Tensor], metrics: dict
+) -> Checkpoint:
+    """The kept weights with everything a later stage needs to rebuild and use them (model,
+    options, classes, input shape, normalization), so that none of them re-reads params."""
+    return Checkpoint(
+        variant=recipe.name,
+        model_name=recipe.variant.model,
+        options=dict(recipe.variant.options),
+        state_dict=state,
+        classes=data.classes,
+        input_shape=data.input_shape,
+        dataset=data.dataset,
+        normalization=dict(zip(("mean", "std"), channel_stats(data.x_train), strict=True)),
+        params=recipe.provenance,
+        versions=library_versions(),
+        metrics=metrics,
+    )
 
 
 def summary(result: FitResult, parameters: int, runtime: Runtime, ranks: int) -> dict:
