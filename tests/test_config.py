@@ -269,7 +269,10 @@ def test_a_recipe_holds_what_training_a_variant_reads_resolved():
     assert (recipe.train.epochs, recipe.train.batch_size) == (8, 32)
     assert recipe.train == parsed.training("vgg") and recipe.augment == parsed.augment
     assert (recipe.seed, recipe.threads) == (parsed.base.seed, parsed.base.threads)
-    assert recipe.provenance == parsed.model_dump(mode="json")
+    whole = parsed.model_dump(mode="json")  # the record: what train@vgg depends on, no more
+    assert recipe.provenance == {key: whole[key] for key in ("base", "augment", "train")} | {
+        "variants": {"vgg": whole["variants"]["vgg"]}
+    }
     assert parsed.recipe("mlp").train.epochs == DEFAULTS["variants"]["mlp"]["epochs"]
     with pytest.raises(ConvnetsError, match=r"variant 'nope' is not in params.yaml variants"):
         parsed.recipe("nope")

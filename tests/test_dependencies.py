@@ -142,20 +142,6 @@ def missing_params(repo: Path) -> dict[str, dict[str, str]]:
     return missing
 
 
-# Reads that dvc.yaml does not list yet, each with why it matters; fixing one fails the test
-# below until its line here goes, so this list can only shrink.
-# - download records `params.folder.path` in its manifest (stages/download.py), which the model
-#   card reads: a folder's new path reruns neither download nor, through it, the card's source.
-# - train keeps `params.model_dump()` in the checkpoint (its params_hash is in the ONNX
-#   metadata): a change to any other group or variant changes what `dvc repro --force` would
-#   write, yet does not rerun train. Recording only base, augment, train and the variant
-#   (all that tta_views reads back) closes it.
-# - report prints how many variants there are and reads each one's curves by name.
-def _unlisted(stages: list[str], dataset: str) -> dict[str, set[str]]:
-    trained = set(Params.model_fields) - {"base", "augment", "train"}
-    known = {"download": {f"folders.{dataset}"}, "report": {"variants"}}
-    known |= {name: trained for name in stages if name.startswith("train@")}
-    return known
 
 
 FOLDER = {"path": "data/photos", "size": [32, 32], "subject": "photos"}
@@ -175,20 +161,12 @@ def test_every_stage_lists_the_params_its_code_reads(tmp_path, dataset):
     repo = ROOT if dataset == "built-in" else folder_repo(tmp_path)
     stages = [stage.name for stage in Repo(str(repo)).index.stages]
     assert dataset == "built-in" or "ingest@photos" in stages
-    named = yaml.safe_load((repo / "params.yaml").read_text())["base"]["dataset"]
-    known, found = _unlisted(stages, named), missing_params(repo)
     unlisted = [
         f"{stage} reads {key} ({where}) but its params: leave it out"
-        for stage, keys in found.items()
+        for stage, keys in missing_params(repo).items()
         for key, where in keys.items()
-        if key not in known.get(stage, set())
     ]
-    listed = [
-        f"{stage} now lists {key}: remove it from _unlisted"
-        for stage, keys in known.items()
-        for key in sorted(keys - set(found.get(stage, {})))
-    ]
-    assert unlisted + listed == [], "\n".join(unlisted + listed)
+    assert unlisted == [], "\n".join(unlisted)
 
 
 @pytest.mark.parametrize(

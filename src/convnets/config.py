@@ -278,8 +278,19 @@ class Params(_Group):
             augment=self.augment,
             seed=self.base.seed,
             threads=self.base.threads,
-            provenance=self.model_dump(mode="json"),
+            provenance=self._provenance(name),
         )
+
+    def _provenance(self, name: str) -> dict[str, Any]:
+        """The params that make variant `name`'s model, as JSON: what its checkpoint records
+        (evaluation reads its augmentation back) and its params hash covers. Only the groups
+        `train@<name>` depends on, so the record changes exactly when the stage reruns."""
+        return {
+            "base": self.base.model_dump(mode="json"),
+            "augment": self.augment.model_dump(mode="json"),
+            "train": self.train.model_dump(mode="json"),
+            "variants": {name: self.variants[name].model_dump(mode="json")},
+        }
 
 
 @dataclass(frozen=True)
@@ -295,7 +306,7 @@ class VariantRecipe:
     augment: AugmentConfig  # what batch augmentation draws from
     seed: int
     threads: int
-    provenance: dict[str, Any]  # all of params as JSON: the checkpoint's record of its making
+    provenance: dict[str, Any]  # the params that make this model, as JSON: the checkpoint's record
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
