@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.browser import REPORT_SECTIONS, open_in_chromium
+from tests.documented import exp_show
 from tests.pipeline import (
     assert_every_stage_ran_and_wrote_its_outputs,
     clone_run,
     dvc,
+    git,
 )
 from tests.repos import TINY_VARIANTS
 
@@ -187,6 +189,35 @@ def test_an_experiment_shows_its_params_and_accuracies_and_diffs(repo, tmp_path)
     evaluation = json.loads((repo / "reports/evaluate/caps/metrics.json").read_text())
     assert evaluation["scores"] == "capsule_lengths"
     assert '<section id="capsules">' in (repo / "reports/index.html").read_text()
+
+
+def test_the_documented_exp_show_fits_120_columns(repo, tmp_path):
+    """The README's `dvc exp show`, right after a run and after two experiments on one param:
+    the deciding metrics and the changed param in full, no column cut to `…`."""
+    repo = clone_run(repo, tmp_path / "clone")
+    git(repo, "add", "-A")  # the tiny run as the baseline, as `make repro` then a commit
+    git(repo, "commit", "-q", "-m", "tiny run")
+    assert_legible(exp_show_at_120(repo), ["best", "best_test", "best_val", "val.cnn"])
+    for epochs in (2, 3):
+        dvc(repo, "exp", "run", "-S", f"variants.cnn.epochs={epochs}")
+    table = exp_show_at_120(repo)
+    assert_legible(table, ["best", "best_test", "best_val", "val.cnn", "variants.cnn.epochs"])
+    assert len(table.splitlines()) == 8  # 3 lines of header, workspace, main, 2 experiments, 1 rule
+
+
+def exp_show_at_120(repo: Path) -> str:
+    bin_dir = str(Path(sys.executable).parent)
+    return subprocess.run(
+        [os.path.join(bin_dir, "dvc"), *exp_show()[1:]], cwd=repo, capture_output=True, text=True,
+        env=os.environ | {"COLUMNS": "120", "PATH": bin_dir + os.pathsep + os.environ["PATH"]},
+        check=True,
+    ).stdout  # fmt: skip
+
+
+def assert_legible(table: str, columns: list[str]) -> None:
+    assert max(len(line) for line in table.splitlines()) <= 120, table
+    assert "…" not in table, table
+    assert set(columns) <= set(table.splitlines()[1].split()), table
 
 
 # Imported by every Python process with its folder on PYTHONPATH: in `convnets export` alone,
