@@ -142,8 +142,6 @@ def missing_params(repo: Path) -> dict[str, dict[str, str]]:
     return missing
 
 
-
-
 FOLDER = {"path": "data/photos", "size": [32, 32], "subject": "photos"}
 
 
