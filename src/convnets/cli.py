@@ -51,19 +51,19 @@ COMMANDS = {
     ),
     "report": (
         "convnets.stages.report",
-        "render the visual report (reports/index.html) of data, filters and trained models",
+        "build the visual report (an HTML page) of data, filters and trained models",
     ),
     "model_card": (
         "convnets.stages.model_card",
-        "write reports/model_card.md from the artifacts: use, data, metrics, speed, failures",
+        "write the model card from the artifacts: use, data, metrics, speed, failures",
     ),
     "explorer": (
         "convnets.stages.explorer",
-        "write reports/explorer: the exported model in the browser, every layer live",
+        "write the explorer site: the exported model in the browser, every layer live",
     ),
     "explore": (
         "convnets.explorer.serve",
-        "serve reports/explorer on 127.0.0.1 (a free port) until Ctrl-C",
+        "serve the explorer site on 127.0.0.1 (a free port) until Ctrl-C",
     ),
     "bench-train": (
         "convnets.benchmarks.train_command",
@@ -73,6 +73,14 @@ COMMANDS = {
 
 
 PREDICT = "convnets.predict"  # `convnets predict`: its own parser, onnxruntime only
+
+# A stage takes every path from the command line that dvc.yaml writes; the user's own commands
+# read what the pipeline made, by default from where dvc.yaml puts it. Named here, not in the
+# library: dest -> default, per command.
+DEFAULT_PATHS = {
+    "predict": {"model": Path("models/best.onnx")},  # export's --onnx
+    "explore": {"site": Path("reports/explorer")},  # the explorer stage's --out
+}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -86,7 +94,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             module = importlib.import_module(module_name)
             sub.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
             module.arguments(sub)
-            sub.set_defaults(run=module.run)
+            sub.set_defaults(run=module.run, **DEFAULT_PATHS.get(name, {}))
     subparsers.add_parser("predict", help="classify image files (convnets predict --help)")
     return parser
 
@@ -94,7 +102,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["predict"]:  # before any other import: predict never loads torch
-        return importlib.import_module(PREDICT).main(argv[1:])
+        return importlib.import_module(PREDICT).main(argv[1:], **DEFAULT_PATHS["predict"])
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
     logging.basicConfig(

@@ -187,12 +187,15 @@ def _classify(pending, model: Classifier, top_k: int):
         yield path, Answer(top, float(score), bool(score < model.ood[1] or not image.found))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(model: Path | None = None) -> argparse.ArgumentParser:
+    """The parser; `model` is --model's default (`convnets predict`: where export writes it)."""
     parser = argparse.ArgumentParser(
         prog="convnets predict", description="Classify image files with the exported model."
     )
     parser.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    parser.add_argument("--model", type=Path, default=Path("models/best.onnx"))
+    parser.add_argument(
+        "--model", type=Path, default=model, help="the exported model (default: %(default)s)"
+    )
     parser.add_argument("--top-k", type=int, default=3, help="labels per image (default 3)")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     parser.add_argument(
@@ -220,9 +223,15 @@ def _threads(value: str) -> int | str:
     return int(value)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Exit 0 when every file was classified, 1 when any failed (the rest still are)."""
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, model: Path | None = None) -> int:
+    """Exit 0 when every file was classified, 1 when any failed (the rest still are).
+
+    `model`: the model to use when --model is not given (cli.py passes the pipeline's).
+    """
+    parser = build_parser(model)
+    args = parser.parse_args(argv)
+    if args.model is None:
+        parser.error("the following arguments are required: --model")
     try:
         if args.top_k < 1 or args.batch_size < 1:
             raise PredictError("--top-k and --batch-size must be at least 1")

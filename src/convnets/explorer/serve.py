@@ -36,7 +36,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--site", type=Path, default=Path("reports/explorer"), help="site folder")
+    parser.add_argument("--site", type=Path, help="the site folder (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
 
 
