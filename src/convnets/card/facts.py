@@ -62,6 +62,7 @@ def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
         "benchmark": io.read_json(inputs.benchmark, producer="benchmark"),
         "confusions": worst_pairs(io.read_json(inputs.confusion, producer="compare")),
         "data_checks": io.read_json(inputs.checks, producer="prepare"),
+        "data_checks_page": inputs.checks.with_suffix(".md").as_posix(),  # prepare writes both
         "subject": inputs.subject,
     }
     for name in ("calibration", "ood"):

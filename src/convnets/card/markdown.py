@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from convnets.card.facts import intended_use
 
-NOTES = 10  # data-check lines quoted in the card; the rest stay in reports/data/checks.md
+NOTES = 10  # data-check lines quoted in the card; the rest stay in prepare's checks.md
 
 
 def render_card(facts: dict, failures_png: str) -> str:
@@ -63,25 +63,21 @@ def _data(facts: dict) -> str:
         ]
         table = _table(["file", "md5", "sha256", "bytes"], rows)
         source = f"Dataset `{manifest['dataset']}`, the files download verified:\n\n{table}"
-    return f"## Data\n\n{source}\n\n{_checks(facts['data_checks'])}"
+    return f"## Data\n\n{source}\n\n{_checks(facts['data_checks'], facts['data_checks_page'])}"
 
 
-def _checks(checks: dict) -> str:
-    """The data checks (reports/data/checks.md in full): duplicates per split pair, notes."""
+def _checks(checks: dict, page: str) -> str:
+    """The data checks (`page` has them in full): duplicates per split pair, notes."""
     rows = [
         [pair, counts["exact"], counts["near"]]
         for pair, counts in sorted(checks["duplicates"].items())
     ]
     notes = checks["notes"]
     shown = "\n".join(f"- {line}" for line in notes[:NOTES]) or "- nothing to report"
-    more = (
-        f"\n- ... and {len(notes) - NOTES} more in reports/data/checks.md"
-        if len(notes) > NOTES
-        else ""
-    )
+    more = f"\n- ... and {len(notes) - NOTES} more in {page}" if len(notes) > NOTES else ""
     dropped = checks["test_duplicates_dropped"]
     return (
-        "Data checks (prepare; `reports/data/checks.md`):\n\n"
+        f"Data checks (prepare; `{page}`):\n\n"
         + shown
         + more
         + "\n\nDuplicate images per split pair (exact: same pixels; near: perceptual hash):\n\n"

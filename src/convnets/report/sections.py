@@ -443,8 +443,8 @@ def data_checks_section(canvas: Canvas, folder: Path) -> Section:
         "Data checks and likely label errors",
         f"{len(notes)} finding(s) before training (bad or stray files, duplicates within and "
         "across splits, small or imbalanced classes), each with its fix; the full list is "
-        f"reports/data/checks.md. Likely label errors: {doubted}. A flag is a reason to look, "
-        "not a verdict.",
+        f"{(folder / 'checks.md').as_posix()}. Likely label errors: {doubted}. A flag is a "
+        "reason to look, not a verdict.",
     )
     section.figures.append(canvas.link(folder / "balance.png", "Images per class and split"))
     section.figures.append(

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     save_ingested(args.out, data)
     log.info(
         "ingest %s: %d pictures of %d classes, %s, in %.1f s (%.0f pictures/s, %d processes); "
-        "%d note(s) for reports/data",
+        "%d note(s) for prepare's data checks",
         args.folder, len(data.labels), len(data.classes), data.images.shape[1:], seconds,
         len(listing.files) / max(seconds, 1e-9), params.base.threads, len(data.notes),
     )  # fmt: skip
