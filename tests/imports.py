@@ -2,7 +2,7 @@
 params keys it reads.
 
 Imports are followed statically with `ast`, imports inside functions included, from the CLI and
-the command's module. The one dynamic import, a model module that `models.registry` loads by
+the command's module. The one dynamic import, a model module that `models.building` loads by
 name, is resolved from params: the variant named on the command line, or every model. Params
 reads are attribute reads on a `Params` object named `params`, also found with `ast`.
 """
@@ -44,7 +44,7 @@ def _with_parents(module: str) -> list[str]:
 
 
 def closure(src: Path, roots: list[str], model_modules: list[str]) -> set[Path]:
-    """The files of every module reachable from `roots`; the registry brings `model_modules`."""
+    """The files of every module reachable from `roots`; `building` brings `model_modules`."""
     seen: set[str] = set()
     files: set[Path] = set()
     todo = list(roots)
@@ -57,7 +57,7 @@ def closure(src: Path, roots: list[str], model_modules: list[str]) -> set[Path]:
             seen.add(name)
             files.add(path)
             todo.extend(imported_modules(path))
-            if name == f"{PACKAGE}.models.registry":
+            if name == f"{PACKAGE}.models.building":
                 todo.extend(model_modules)
     return {path for path in files if not _is_docstring_only(path)}
 

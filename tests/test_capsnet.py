@@ -16,8 +16,8 @@ from convnets.figures.capsules import (
     perturbation_figure,
     reconstruction_figure,
 )
+from convnets.models.building import create_model
 from convnets.models.capsnet import ClassCapsules, margin_loss, squash
-from convnets.models.registry import create_model
 from convnets.onnx import convert, parity, quantize, sessions
 from convnets.onnx.metadata import ModelDescription
 from convnets.runtime import resolve_runtime

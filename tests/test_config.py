@@ -13,7 +13,8 @@ import yaml
 from convnets.config import VariantConfig, load_params, parse_params
 from convnets.data.datasets import DATASETS, MNIST
 from convnets.errors import ConvnetsError
-from convnets.models.options import MODELS, MLPOptions, ModelInfo
+from convnets.models.options import MLPOptions
+from convnets.models.registry import MODELS, ModelInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from convnets.cli import COMMANDS
 from convnets.config import Params
-from convnets.models.options import MODELS
+from convnets.models.registry import MODELS
 from tests.imports import (
     closure,
     command_args,

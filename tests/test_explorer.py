@@ -58,7 +58,7 @@ def tiny_onnx(
     """A registry model with seeded random weights, exported as export does (torch here only)."""
     import torch
 
-    from convnets.models.registry import create_model
+    from convnets.models.building import create_model
     from convnets.onnx.convert import export_onnx
 
     torch.manual_seed(0)

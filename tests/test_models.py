@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from convnets.errors import ConvnetsError
-from convnets.models.options import model_names, validate_options
-from convnets.models.registry import create_model
+from convnets.models.building import create_model
+from convnets.models.registry import model_names, validate_options
 
 INPUTS = [(1, 28), (3, 32)]
 
@@ -82,7 +82,7 @@ def test_option_error_names_the_params_key():
 
 SMALL_RESNET_STEP = """
 import torch
-from convnets.models.registry import create_model
+from convnets.models.building import create_model
 torch.manual_seed(0)
 torch.set_num_threads(1)
 model = create_model("resnet", 1, 10, 28, {"widths": [4, 8], "blocks_per_stage": 1})

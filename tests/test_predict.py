@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from convnets.evaluation.inference import predict_logits
-from convnets.models.registry import create_model
+from convnets.models.building import create_model
 from convnets.onnx.convert import export_onnx
 from convnets.onnx.metadata import ModelDescription
 from convnets.predict import main as predict_main

@@ -17,7 +17,7 @@ from convnets.figures import filters, layers
 from convnets.figures.projection import embed_2d
 from convnets.figures.style import save_figure
 from convnets.figures.top_patches import Peaks, crop, top_activations
-from convnets.models.registry import create_model
+from convnets.models.building import create_model
 from convnets.report import sections as report
 from convnets.report.attribution import grad_cam, saliency
 from convnets.report.html import render_page

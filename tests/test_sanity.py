@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from convnets.models.registry import create_model
+from convnets.models.building import create_model
 from convnets.report.attribution import edge_map, grad_cam, saliency, smoothgrad
 from convnets.report.inspection import conv_layers
 from convnets.report.sanity import PASS_BELOW, cascading_randomization, weighted_layers

@@ -195,7 +195,7 @@ def test_shrink_averages_like_a_smaller_camera_and_keeps_channels_last():
     ],
 )
 def test_sizes_a_model_cannot_take_are_refused_before_training(model, sizes, expected):
-    from convnets.models.registry import create_model
+    from convnets.models.building import create_model
     from convnets.training.trainer import check_sizes
 
     built = create_model(model, 1, 10, 28, {})
@@ -215,7 +215,7 @@ def test_train_stage_refuses_progressive_sizes_for_a_fixed_size_model(workdir, c
 
 
 def test_vgg_and_resnet_take_progressive_sizes():
-    from convnets.models.registry import create_model
+    from convnets.models.building import create_model
     from convnets.training.trainer import check_sizes
 
     for model in ("vgg", "resnet"):

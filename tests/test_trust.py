@@ -8,7 +8,7 @@ import torch
 from PIL import Image, ImageOps
 
 from convnets.evaluation import calibration as cal
-from convnets.models.registry import create_model
+from convnets.models.building import create_model
 from convnets.onnx import convert, sessions
 from convnets.onnx.metadata import INPUT, OUTPUT, PROBABILITIES, ModelDescription
 from convnets.photos import object_box, prepare

@@ -25,7 +25,7 @@ from pydantic import (
 
 from convnets.data.datasets import DATASETS, get_dataset
 from convnets.errors import ConvnetsError
-from convnets.models.options import MODELS, validate_options
+from convnets.models.registry import MODELS, validate_options
 from convnets.threads import AUTO, resolve_threads
 
 # Named from the registries, so that a new dataset or model is one edit there, none here.

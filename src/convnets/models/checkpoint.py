@@ -17,7 +17,7 @@ from torch import nn
 
 from convnets import io
 from convnets.errors import ConvnetsError
-from convnets.models.registry import create_model
+from convnets.models.building import create_model
 
 if TYPE_CHECKING:
     from convnets.data.prepared import PreparedData

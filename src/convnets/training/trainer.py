@@ -20,9 +20,9 @@ from convnets.data.prepared import PreparedData, channel_stats
 from convnets.data.tensors import to_nchw
 from convnets.errors import ConvnetsError
 from convnets.models.base import ImageClassifier, probe_shape
+from convnets.models.building import create_model
 from convnets.models.checkpoint import Checkpoint
 from convnets.models.complexity import count_parameters
-from convnets.models.registry import create_model
 from convnets.models.whitening import fit_whitening
 from convnets.runtime import Runtime, machine, native_bf16
 from convnets.training.distributed import World
