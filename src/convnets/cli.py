@@ -80,6 +80,11 @@ PREDICT = "convnets.predict"  # `convnets predict`: its own parser, onnxruntime 
 DEFAULT_PATHS = {
     "predict": {"model": Path("models/best.onnx")},  # export's --onnx
     "explore": {"site": Path("reports/explorer")},  # the explorer stage's --out
+    "bench-train": {  # the default dataset's download and prepare outputs
+        "raw": Path("data/raw/fashion-mnist"),
+        "prepared": Path("data/prepared/fashion-mnist.npz"),
+        "out": Path("reports/bench_train.json"),
+    },
 }
 
 

@@ -33,9 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--raw", type=Path, default=Path("data/raw/fashion-mnist"))
-    parser.add_argument("--prepared", type=Path, default=Path("data/prepared/fashion-mnist.npz"))
-    parser.add_argument("--out", type=Path, default=Path("reports/bench_train.json"))
+    parser.add_argument("--raw", type=Path, help="upstream files (default: %(default)s)")
+    parser.add_argument("--prepared", type=Path, help="prepared data (default: %(default)s)")
+    parser.add_argument("--out", type=Path, help="the report (default: %(default)s)")
     parser.add_argument("--variant", default="cnn", help="the variant also timed the tutorial way")
     parser.add_argument("--steps", type=int, default=50, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
