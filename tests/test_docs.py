@@ -163,3 +163,21 @@ def test_relative_links_resolve():
         if "://" not in target and not (page.parent / target).exists()
     ]
     assert not broken
+
+
+def test_layout_page_names_every_module_in_its_folder():
+    """docs/layout.md's tree is the source tree: each module is named on its folder's lines."""
+    text = (ROOT / "docs/layout.md").read_text()
+    tree = text.split("src/convnets/\n", 1)[1].split("```", 1)[0]
+    folders = re.split(r"\n  (?=\S)", "\n" + tree)
+    described = {part.split()[0].rstrip("/"): part for part in folders if part.strip()}
+    package = ROOT / "src/convnets"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if path.stem == "__init__" or relative.parts[0] == "stages":
+            continue  # stages/ holds one module per dvc.yaml stage (tests/test_layout.py)
+        where = described.get(relative.parts[0] if len(relative.parts) > 1 else "", tree)
+        if not re.search(rf"\b{path.stem}\b", where):
+            missing.append(relative.as_posix())
+    assert not missing, "docs/layout.md does not name: " + ", ".join(missing)
