@@ -1,8 +1,8 @@
 """`convnets predict IMAGE_OR_DIR...`: classify image files with the exported ONNX model.
 
-Imports onnxruntime, numpy and Pillow, plus `onnx` to inspect a model before it is loaded (it
-is protobuf and numpy, no torch), the metadata contract (`onnx/metadata.py`) and the photo
-preparation (`photos.py`, numpy and Pillow): never torch or training code, so it starts fast.
+Imports onnxruntime, numpy and Pillow, the metadata contract (`onnx/metadata.py`) and the photo
+preparation (`photos.py`, numpy and Pillow): never torch, the `onnx` package or training code,
+so it starts fast.
 The model describes itself (classes, input shape, layout, temperature, OOD threshold); it takes
 raw uint8 pixels, normalizes inside the graph and outputs calibrated probabilities.
 
@@ -64,8 +64,12 @@ class Classifier:
 
 
 def load_classifier(path: Path, threads: int = 0) -> Classifier:
-    """Check and load an exported model; refuse pointers, corrupt files and external data."""
-    import onnx
+    """Check and load an exported model; refuse pointers, corrupt files and external data.
+
+    onnxruntime parses and checks the model from its bytes, so it has no path to resolve an
+    external-data file against and refuses any (tested); the `onnx` package is not imported,
+    since importing it costs more than everything else `predict` does for one image.
+    """
     import onnxruntime as ort
 
     fix = "Fix: run `dvc pull` (if a remote has it) or `dvc repro export`."
@@ -74,29 +78,18 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
     raw = path.read_bytes()
     if raw[:5] in (b"outs:", b"md5: ") or b"\nouts:" in raw[:200]:
         raise PredictError(f"{path} is a DVC pointer file, not the model. {fix}")
-    invalid = f"{path} is not a valid ONNX model"
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 4  # a refused model gets our one line, not onnxruntime's log
     try:
-        proto = onnx.load_from_string(raw)  # parses only: reads no file the model names
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise PredictError(f"{invalid} ({type(exc).__name__}). {fix}") from None
-    external = [t.name for t in _all_tensors(proto) if t.data_location == onnx.TensorProto.EXTERNAL]
-    if external:
-        raise PredictError(
-            f"{path} refers to external data files (tensor {external[0]!r}); refusing to read "
-            "files a model names. Fix: use a self-contained model from `dvc repro export`."
-        )
+        session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's InvalidProtobuf, Fail, InvalidGraph...
+        raise PredictError(_refusal(path, str(exc), fix)) from None
     try:
-        onnx.checker.check_model(proto)
-    except onnx.checker.ValidationError as exc:
-        raise PredictError(f"{invalid} ({str(exc).splitlines()[0][:120]}). {fix}") from None
-    try:
-        description = ModelDescription.from_model(proto)
+        description = ModelDescription.from_props(session.get_modelmeta().custom_metadata_map)
     except MetadataError as exc:
         raise PredictError(f"{path} {exc}. {fix}") from None
     height, width, channels = description.shape
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
     ood = (description.ood["score"], float(description.ood["threshold"]))
     return Classifier(
         session,
@@ -111,20 +104,15 @@ def load_classifier(path: Path, threads: int = 0) -> Classifier:
     )
 
 
-def _all_tensors(proto) -> Iterator:
-    """Initializers and attribute tensors of the graph and of every subgraph."""
-    graphs = [proto.graph]
-    while graphs:
-        graph = graphs.pop()
-        yield from graph.initializer
-        for node in graph.node:
-            for attribute in node.attribute:
-                if attribute.HasField("t"):
-                    yield attribute.t
-                yield from attribute.tensors
-                if attribute.HasField("g"):
-                    graphs.append(attribute.g)
-                graphs.extend(attribute.graphs)
+def _refusal(path: Path, error: str, fix: str) -> str:
+    """One line for a model onnxruntime would not load: external data named, else invalid."""
+    if "model_path must not be empty" in error or "external data" in error.lower():
+        return (
+            f"{path} refers to external data files; refusing to read files a model names. "
+            "Fix: use a self-contained model from `dvc repro export`."
+        )
+    reason = error.split(":", 3)[-1].strip().splitlines()[0][:120]
+    return f"{path} is not a valid ONNX model ({reason}). {fix}"
 
 
 def image_files(inputs: list[Path]) -> Iterator[Path]:
