@@ -23,6 +23,17 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     assert oct(target.stat().st_mode & 0o777) != oct(0o600)
 
 
+def test_copy_file_is_byte_for_byte_and_a_missing_source_names_its_stage(tmp_path):
+    source, copy = tmp_path / "a.pt", tmp_path / "sub" / "best.pt"
+    source.write_bytes(bytes(range(256)) * 5000)  # more than one 1 MiB chunk
+    io.copy_file(source, copy, "train@cnn")
+    assert copy.read_bytes() == source.read_bytes()
+    with pytest.raises(ConvnetsError, match=r"Fix: run `dvc repro train@vgg`"):
+        io.copy_file(tmp_path / "vgg.pt", copy, "train@vgg")
+    assert copy.read_bytes() == source.read_bytes()  # the previous copy is untouched
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["best.pt"]  # no temp file left
+
+
 @pytest.mark.parametrize("where", ["fsync", "replace"])
 def test_failed_write_keeps_old_content_and_leaves_no_temp(where, tmp_path, monkeypatch):
     target = tmp_path / "out.bin"

@@ -103,6 +103,17 @@ def read_json(path: str | os.PathLike, producer: str) -> Any:
         ) from None
 
 
+def copy_file(source: str | os.PathLike, dest: str | os.PathLike, producer: str) -> None:
+    """Copy `source` to `dest` byte for byte, atomically. Equal bytes give DVC an equal hash, so
+    a stage that depends on `dest` alone does not rerun when only other files changed."""
+    try:
+        reader = open(source, "rb")  # noqa: SIM115 (closed by the `with` below)
+    except FileNotFoundError:
+        raise ConvnetsError(f"{source} does not exist. Fix: run `dvc repro {producer}`.") from None
+    with reader, atomic_write(dest) as handle:
+        shutil.copyfileobj(reader, handle, _CHUNK)
+
+
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """Save arrays uncompressed (loading speed beats disk size at these sizes), atomically."""
     for name, array in arrays.items():
