@@ -270,7 +270,7 @@ def test_checkpoint_from_another_dataset_is_refused(workdir):
     split = (np.zeros((1, 32, 32, 3), np.uint8), np.zeros(1, np.int64))
     cifar = PreparedData(*split, *split, *split, CLASSES, "cifar10")
     with pytest.raises(ConvnetsError, match=r"trained on quadrants \(1, 28, 28\).*cifar10"):
-        load_trained(workdir / "a/checkpoint.pt", "tiny", cifar)
+        load_trained(workdir / "a/checkpoint.pt", "train@tiny", cifar)
 
 
 def test_each_rank_takes_an_equal_disjoint_share_of_one_permutation():

@@ -86,13 +86,13 @@ def load_checkpoint(path: Path, producer: str) -> Checkpoint:
         ) from None
 
 
-def load_trained(path: Path, variant: str, data: PreparedData) -> Checkpoint:
-    """A variant's checkpoint, refused unless it was trained on data like `data`.
+def load_trained(path: Path, producer: str, data: PreparedData) -> Checkpoint:
+    """A trained checkpoint, refused unless it was trained on data like `data`; errors name
+    `producer`, the stage that wrote `path` (`train@<variant>`, or compare for its copy).
 
     Every stage that uses a trained model loads it through here, so none can pair a model with
     data of another shape, dataset or class list.
     """
-    producer = f"train@{variant}"
     ckpt = load_checkpoint(path, producer)
     trained_on = (ckpt.dataset, ckpt.input_shape, ckpt.classes)
     if trained_on != (data.dataset, data.input_shape, data.classes):

@@ -110,7 +110,7 @@ def _timed(make: Callable[[], build.Section]) -> build.Section:
 
 def _subject(checkpoints: Path, data: PreparedData, variant: str, why: str) -> build.Subject:
     """A variant's model (eval, float32, CPU), checked against the data at hand."""
-    ckpt = load_trained(checkpoints / f"{variant}.pt", variant, data)
+    ckpt = load_trained(checkpoints / f"{variant}.pt", f"train@{variant}", data)
     return build.Subject(variant, ckpt, ckpt.build().float(), why)
 
 

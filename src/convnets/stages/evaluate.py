@@ -26,7 +26,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: Params) -> None:
     params.variant(args.variant)  # an unknown name fails here, before any work
     data = load_prepared(args.prepared)
-    ckpt = load_trained(args.checkpoint, args.variant, data)
+    ckpt = load_trained(args.checkpoint, f"train@{args.variant}", data)
     seed_everything(params.base.seed, params.base.threads)
     runtime = resolve_runtime(params.base.device, "fp32", params.base.threads)  # exact numbers
     cfg = params.evaluate
