@@ -71,7 +71,7 @@ def test_every_stage_depends_on_what_its_command_imports_and_reads():
     [
         ("evaluate", "src/convnets/models/checkpoint.py", "evaluate@cnn"),
         ("train", "src/convnets/models/${item.model}.py", "train@vgg"),
-        ("benchmark", "models/best.json", "benchmark"),
+        ("benchmark", "models/best.pt", "benchmark"),
         ("report", "src/convnets/report", "report"),
     ],
 )

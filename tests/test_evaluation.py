@@ -150,6 +150,8 @@ def compare() -> int:
         "reports/evaluate",
         "--timings",
         "reports/train",
+        "--checkpoints",
+        "models/checkpoints",
         "--table",
         "reports/leaderboard",
         "--plot",
@@ -162,6 +164,10 @@ def compare() -> int:
         "reports/curves.csv",
         "--confusion",
         "reports/confusion.json",
+        "--best-checkpoint",
+        "models/best.pt",
+        "--best-evaluation",
+        "reports/best",
     )
 
 
@@ -190,8 +196,13 @@ def test_evaluate_then_compare_end_to_end(workdir):
     curves = (workdir / "reports/curves.csv").read_text().splitlines()
     assert curves[0] == "variant,epoch,val_accuracy,val_loss"
     assert len(curves) == 1 + 3 + 2  # tiny trains 3 epochs, flat 2
-    chosen = workdir / f"reports/evaluate/{best['variant']}/plots/sklearn/confusion_matrix.json"
-    assert (workdir / "reports/confusion.json").read_bytes() == chosen.read_bytes()
+    chosen = workdir / f"reports/evaluate/{best['variant']}"
+    copies = {"reports/confusion.json": chosen / "plots/sklearn/confusion_matrix.json"}
+    copies["models/best.pt"] = workdir / f"models/checkpoints/{best['variant']}.pt"
+    for name in ("metrics.json", "per_class.json", "probabilities.npz"):
+        copies[f"reports/best/{name}"] = chosen / name
+    for copy, source in copies.items():  # byte for byte: DVC sees no change when nothing did
+        assert (workdir / copy).read_bytes() == source.read_bytes(), copy
 
 
 def test_missing_checkpoint_names_the_training_stage(workdir, capsys):

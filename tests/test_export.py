@@ -23,10 +23,8 @@ DIGITS_AUROC = 0.9  # the tiny quadrant model tells digits from its data (measur
 
 EXPORT_ARGS = [
     "export",
-    "--best",
-    "models/best.json",
-    "--checkpoints",
-    "models/checkpoints",
+    "--checkpoint",
+    "models/best.pt",
     "--prepared",
     "prepared.npz",
     "--onnx",
@@ -132,10 +130,8 @@ def test_benchmark_times_every_engine_and_judges_the_targets(compared):
     assert (
         run_stage(
             "benchmark",
-            "--best",
-            "models/best.json",
-            "--checkpoints",
-            "models/checkpoints",
+            "--checkpoint",
+            "models/best.pt",
             "--onnx",
             "models/best.onnx",
             "--int8",

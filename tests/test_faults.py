@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -185,10 +184,8 @@ def _stage_args(repo: Path, tmp: Path, stage: str, bad: Path) -> list[str]:
         return ["--prepared", bad, "--out", tmp / "a.npz", "--preview", tmp / "p.png"]
     if stage == "evaluate":
         return ["--variant", "cnn", "--checkpoint", bad, "--prepared", prepared, "--out", tmp]
-    checkpoints = tmp / "checkpoints"
-    shutil.copytree(repo / "models/checkpoints", checkpoints)
     return [
-        *("--best", repo / "models/best.json", "--checkpoints", checkpoints),
+        *("--checkpoint", repo / "models/best.pt"),
         *("--onnx", bad, "--int8", repo / "models/best.int8.onnx", "--prepared", prepared),
         *("--out", tmp / "b.json", "--plot", tmp / "b.png", "--summary", tmp / "s.json"),
     ]

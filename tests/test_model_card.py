@@ -99,7 +99,7 @@ def _artifacts(root: Path, rng: np.random.Generator) -> dict:
     checks = {"notes": ["a.png: an empty file. Fix: replace it."], "duplicates": duplicates,
               "test_duplicates_dropped": 0, "balance": {}}  # fmt: skip
     for path, value in {
-        "best.json": {"variant": "tiny"}, "evaluate/tiny/metrics.json": metrics,
+        "evaluate/tiny/metrics.json": metrics,
         "evaluate/tiny/per_class.json": per_class, "benchmark.json": benchmark,
         "export.json": export, "confusion.json": confusion, "raw/manifest.json": manifest,
         "export_trust.json": export | _trust(score), "checks.json": checks,
@@ -127,7 +127,7 @@ def _onnx_with_metadata(path: Path) -> None:
 
 def _card(*extra: str) -> int:
     return run_stage(
-        "model_card", "--best", "best.json", "--evaluations", "evaluate", "--raw", "raw",
+        "model_card", "--evaluation", "evaluate/tiny", "--raw", "raw",
         "--prepared", "prepared.npz", "--confusion", "confusion.json",
         "--export-metrics", "export.json", "--benchmark", "benchmark.json",
         "--onnx", "best.onnx", "--checks", "checks.json", "--out", "card/model_card.md",

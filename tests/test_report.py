@@ -170,7 +170,8 @@ def _train_evaluate_compare(workdir, variants) -> None:
         "compare", "--evaluations", "evaluate", "--timings", "live", "--table", "board",
         "--plot", "tradeoff.png",
         "--best", "best.json", "--summary", "summary.json", "--curves", "curves.csv",
-        "--confusion", "confusion.json",
+        "--confusion", "confusion.json", "--checkpoints", "ckpt",
+        "--best-checkpoint", "best.pt", "--best-evaluation", "best",
     ) == 0  # fmt: skip
 
 

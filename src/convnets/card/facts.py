@@ -26,8 +26,7 @@ class CardInputs:
     """The artifacts the card reads. Calibration and OOD come from export's metrics, when it
     wrote them (a section each)."""
 
-    best: Path  # compare's best.json
-    evaluations: Path  # folder of evaluate outputs, <variant>/metrics.json and per_class.json
+    evaluation: Path  # compare's copy of the chosen variant's metrics.json and per_class.json
     raw: Path  # download's folder, with its manifest
     confusion: Path  # compare's per-image (actual, predicted) of the chosen variant
     export_metrics: Path
@@ -39,8 +38,7 @@ class CardInputs:
 
 def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
     """The card's facts as plain data: what the Markdown renders and a test can compare."""
-    variant = io.read_json(inputs.best, producer="compare")["variant"]
-    folder = inputs.evaluations / variant
+    metrics = io.read_json(inputs.evaluation / "metrics.json", producer="compare")
     description = ModelDescription.from_model(onnx.load(inputs.onnx, load_external_data=False))
     export = io.read_json(inputs.export_metrics, producer="export")
     drop = export["int8_drop_points"]
@@ -48,10 +46,10 @@ def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
     gate = {"drop_points": drop, "max_drop": max_int8_drop, "allowed": allowed,
             "passed": drop <= allowed + 1e-9}  # fmt: skip
     facts = {
-        "variant": variant,
+        "variant": metrics["variant"],
         "model": description.model,
-        "metrics": io.read_json(folder / "metrics.json", producer="evaluate"),
-        "per_class": io.read_json(folder / "per_class.json", producer="evaluate"),
+        "metrics": metrics,
+        "per_class": io.read_json(inputs.evaluation / "per_class.json", producer="compare"),
         "manifest": io.read_json(inputs.raw / MANIFEST, producer="download"),
         "classes": list(description.classes),
         "input": description.input,

@@ -20,8 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--best", type=Path, required=True, help="compare's best.json")
-    parser.add_argument("--checkpoints", type=Path, required=True, help="folder of <variant>.pt")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="compare's copy of the best")
     parser.add_argument("--onnx", type=Path, required=True, help="fp32 ONNX model")
     parser.add_argument("--int8", type=Path, required=True, help="int8 ONNX model")
     parser.add_argument("--prepared", type=Path, required=True, help="prepared .npz")
@@ -31,16 +30,15 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    variant = io.read_json(args.best, producer="compare")["variant"]
-    checkpoint = args.checkpoints / f"{variant}.pt"
     data = load_prepared(args.prepared)
-    model = load_trained(checkpoint, variant, data).build()
+    ckpt = load_trained(args.checkpoint, "compare", data)
+    model = ckpt.build()
     seed_everything(params.base.seed, params.base.threads)
     files = {"fp32": args.onnx, "int8": args.int8}
     result = benchmark(model, files, data, params.benchmark, params.base.threads)
-    sizes = {"checkpoint": checkpoint.stat().st_size}
+    sizes = {"checkpoint": args.checkpoint.stat().st_size}
     sizes |= {f"onnx_{name}": path.stat().st_size for name, path in files.items()}
-    io.write_json(args.out, {"variant": variant, **result, "file_bytes": sizes})
+    io.write_json(args.out, {"variant": ckpt.variant, **result, "file_bytes": sizes})
     io.write_json(args.summary, headline(result["engines"], result["ratios"]))
     save_figure(benchmark_figure(result["engines"]), args.plot)
     for line in result["verdicts"]:

@@ -1,4 +1,6 @@
-"""Stage `compare`: a leaderboard of every variant, the best chosen by validation, and a summary."""
+"""Stage `compare`: a leaderboard of every variant, the best chosen by validation, a summary, and
+byte-for-byte copies of the best's checkpoint and evaluation: the stages after compare read those
+alone, so an experiment on another variant reruns none of them."""
 
 from __future__ import annotations
 
@@ -20,18 +22,22 @@ from convnets.figures.style import save_figure
 
 log = logging.getLogger(__name__)
 CONFUSION = Path("plots/sklearn/confusion_matrix.json")  # where evaluate's dvclive writes it
+BEST_EVALUATION = ("metrics.json", "per_class.json", "probabilities.npz")  # what later stages read
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--evaluations", type=Path, required=True, help="folder of evaluate output folders")
     add("--timings", type=Path, required=True, help="folder of train output folders (dvclive)")
+    add("--checkpoints", type=Path, required=True, help="folder of <variant>.pt")
     add("--table", type=Path, required=True, help="leaderboard path, no suffix")
     add("--plot", type=Path, required=True, help="accuracy/cost PNG")
     add("--best", type=Path, required=True, help="best-variant JSON")
     add("--summary", type=Path, required=True, help="the decision metrics JSON (dvc exp show)")
     add("--curves", type=Path, required=True, help="every variant's validation curves, CSV")
     add("--confusion", type=Path, required=True, help="the chosen variant's confusion data")
+    add("--best-checkpoint", type=Path, required=True, help="copy of the best's checkpoint")
+    add("--best-evaluation", type=Path, required=True, help="folder: copy of the best's metrics")
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
@@ -45,8 +51,10 @@ def run(args: argparse.Namespace, params: Params) -> None:
     curves = validation_curves(args.timings, variants)
     with io.atomic_write(args.curves, "w") as handle:
         curves.to_csv(handle, index=False, float_format="%.6g")
-    source = args.evaluations / best["variant"] / CONFUSION
-    io.read_json(source, producer=f"evaluate@{best['variant']}")  # refuses a corrupt file
-    with io.atomic_write(args.confusion) as handle:
-        handle.write(source.read_bytes())
+    variant, evaluation = best["variant"], args.evaluations / best["variant"]
+    io.read_json(evaluation / CONFUSION, producer=f"evaluate@{variant}")  # refuses a corrupt file
+    io.copy_file(evaluation / CONFUSION, args.confusion, f"evaluate@{variant}")
+    for name in BEST_EVALUATION:
+        io.copy_file(evaluation / name, args.best_evaluation / name, f"evaluate@{variant}")
+    io.copy_file(args.checkpoints / f"{variant}.pt", args.best_checkpoint, f"train@{variant}")
     log.info("best: %s (%s)", best["variant"], best["reason"])

@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--best", type=Path, required=True, help="compare's best.json")
-    parser.add_argument("--checkpoints", type=Path, required=True, help="folder of <variant>.pt")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="compare's copy of the best")
     parser.add_argument("--prepared", type=Path, required=True, help="prepared .npz")
     parser.add_argument("--onnx", type=Path, required=True, help="fp32 ONNX to write")
     parser.add_argument("--int8", type=Path, required=True, help="int8 ONNX to write")
@@ -27,9 +26,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    variant = io.read_json(args.best, producer="compare")["variant"]
     data = load_prepared(args.prepared)
-    ckpt = load_trained(args.checkpoints / f"{variant}.pt", variant, data)
+    ckpt = load_trained(args.checkpoint, "compare", data)  # it names its variant
     seed_everything(params.base.seed, params.base.threads)
     shipment = ship(ckpt, data, params.export, params.base.threads, params.base.seed)
     write_model(args.onnx, shipment.fp32)
@@ -38,7 +36,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     m = shipment.metrics
     log.info(
         "export %s: parity max diff %.1e; test accuracy fp32 %.2f%%, int8 %.2f%% (%.2f points)",
-        variant,
+        ckpt.variant,
         m["parity"]["max_abs_diff_all"],
         m["test_accuracy"]["onnx_fp32"] * 100,
         m["test_accuracy"]["onnx_int8"] * 100,

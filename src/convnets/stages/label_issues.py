@@ -1,5 +1,6 @@
 """Stage `label_issues`: likely label errors in the validation and test splits, by confident
-learning (cleanlab) on the chosen variant's out-of-sample probabilities from `evaluate`."""
+learning (cleanlab) on the chosen variant's out-of-sample probabilities from `evaluate`, as
+compare copies them."""
 
 from __future__ import annotations
 
@@ -21,18 +22,16 @@ SPLITS = ("val", "test")  # out of sample: the model trained on neither
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--best", type=Path, required=True, help="compare's best.json")
-    parser.add_argument("--evaluations", type=Path, required=True, help="evaluate's folder")
+    parser.add_argument("--evaluation", type=Path, required=True, help="compare's copy of the best")
     parser.add_argument("--prepared", type=Path, required=True, help="the prepared .npz")
     parser.add_argument("--out", type=Path, required=True, help="label issues JSON to write")
     parser.add_argument("--figure", type=Path, required=True, help="PNG of the top issues")
 
 
 def run(args: argparse.Namespace, params: Params) -> None:
-    variant = io.read_json(args.best, producer="compare")["variant"]
+    variant = io.read_json(args.evaluation / "metrics.json", producer="compare")["variant"]
     data = load_prepared(args.prepared)
-    path = args.evaluations / variant / "probabilities.npz"
-    scores = io.load_npz(path, SPLITS, producer=f"evaluate@{variant}")
+    scores = io.load_npz(args.evaluation / "probabilities.npz", SPLITS, producer="compare")
     # Capsule lengths are per-class presence, not a distribution: normalised to sum to 1.
     probabilities = {split: _normalised(scores[split]) for split in SPLITS}
     labels = {split: data.split(split)[1] for split in SPLITS}

@@ -22,8 +22,7 @@ log = logging.getLogger(__name__)
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--best", type=Path, required=True, help="compare's best.json")
-    add("--evaluations", type=Path, required=True, help="folder of evaluate outputs")
+    add("--evaluation", type=Path, required=True, help="compare's copy of the best's evaluation")
     add("--raw", type=Path, required=True, help="download's folder, with its manifest")
     add("--prepared", type=Path, required=True, help="prepared .npz (the failure examples)")
     add("--confusion", type=Path, required=True, help="compare's per-image confusion JSON")
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace, params: Params) -> None:
     folder = params.folder
     subject = folder.subject if folder else get_dataset(params.base.dataset).subject
     inputs = CardInputs(
-        args.best, args.evaluations, args.raw, args.confusion, args.export_metrics,
+        args.evaluation, args.raw, args.confusion, args.export_metrics,
         args.benchmark, args.onnx, args.checks, subject,
     )  # fmt: skip
     facts = gather(inputs, params.export.max_int8_drop)
