@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -203,6 +204,45 @@ def test_the_documented_exp_show_fits_120_columns(repo, tmp_path):
     table = exp_show_at_120(repo)
     assert_legible(table, ["best", "best_test", "best_val", "val.cnn", "variants.cnn.epochs"])
     assert len(table.splitlines()) == 8  # 3 lines of header, workspace, main, 2 experiments, 1 rule
+
+
+def ran(output: str) -> set[str]:
+    """The stages a `dvc repro` or `dvc exp run` ran, from its "Running stage" lines."""
+    return set(re.findall(r"^Running stage '([^']+)'", output, flags=re.MULTILINE))
+
+
+SHIPPING = {"export", "benchmark", "model_card", "label_issues", "explorer"}
+
+
+def variant_stages(variant: str) -> set[str]:
+    """What a change to one variant reruns before the shipping stages: the report shows them all."""
+    return {f"train@{variant}", f"evaluate@{variant}", "compare", "report"}
+
+
+def test_an_experiment_reruns_only_what_it_changed(repo, tmp_path):
+    """Another variant's epochs rerun its train@ and evaluate@, compare and the report (which
+    shows every variant), nothing of the shipped model: the stages after compare read compare's
+    byte-for-byte copies of the chosen variant's checkpoint and evaluation, so the shipped ONNX
+    file and its noisy speed-up stay as they were. The chosen variant's epochs rerun them all.
+
+    The other variant's learning rate is starved too, so that it stays behind the chosen one on
+    any machine (30 validation images: a few more epochs could otherwise overtake it)."""
+    repo = clone_run(repo, tmp_path / "clone")
+    git(repo, "add", "-A")  # the tiny run as the baseline the experiments start from
+    git(repo, "commit", "-q", "-m", "tiny run")
+    chosen = json.loads((repo / "models/best.json").read_text())["variant"]
+    other = next(variant for variant in TINY_VARIANTS if variant != chosen)
+    shipped = {name: (repo / name).read_bytes() for name in ("models/best.onnx", "models/best.pt")}
+    more = {
+        name: f"variants.{name}.epochs={TINY_VARIANTS[name]['epochs'] + 1}"
+        for name in TINY_VARIANTS
+    }
+    result = dvc(repo, "exp", "run", "-S", more[other], "-S", f"++variants.{other}.lr=0.0001")
+    assert json.loads((repo / "models/best.json").read_text())["variant"] == chosen
+    assert ran(result.stdout) == variant_stages(other)
+    assert {name: (repo / name).read_bytes() for name in shipped} == shipped
+    result = dvc(repo, "exp", "run", "-S", more[chosen])
+    assert ran(result.stdout) == variant_stages(chosen) | SHIPPING
 
 
 def exp_show_at_120(repo: Path) -> str:
