@@ -80,13 +80,23 @@ def changed_params(path: Path, changes: dict) -> dict:
     return params
 
 
-def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the venv's dvc with the venv's `convnets` on PATH, as `make repro` does."""
+def dvc(
+    repo: Path, *args: str, check: bool = True, log: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run the venv's dvc with the venv's `convnets` on PATH, as `make repro` does.
+
+    With `log`, the output goes to that file instead: `dvc queue start` leaves workers behind
+    that inherit it, and a captured pipe would hold this call until the last worker ends.
+    """
     bin_dir = str(Path(sys.executable).parent)
     env = os.environ | {"PATH": bin_dir + os.pathsep + os.environ["PATH"]}
-    result = subprocess.run(
-        [os.path.join(bin_dir, "dvc"), *args], cwd=repo, env=env, capture_output=True, text=True
-    )
+    command = [os.path.join(bin_dir, "dvc"), *args]
+    if log is None:
+        result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    else:
+        with log.open("w") as out:
+            result = subprocess.run(command, cwd=repo, env=env, stdout=out, stderr=out, text=True)
+        result.stdout, result.stderr = log.read_text(), ""
     if check and result.returncode:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

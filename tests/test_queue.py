@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -11,12 +12,14 @@ from tests.pipeline import clone_run, dvc, git
 
 pytestmark = pytest.mark.slow
 RUNS = (10, 11)  # benchmark.latency_runs: at least 10
+# A grid that retrains both variants, each run on one thread, stopped at `compare` (the stage
+# that writes reports/summary/variants.json): training and evaluation without the export.
+LEARNING_RATES = (0.05, 0.2)
+ONE_THREAD = "base.threads=1"
 
 
 def test_a_queued_grid_runs_and_exp_show_lists_each_with_params_and_metrics(mnist_repo, tmp_path):
-    repo = clone_run(mnist_repo, tmp_path / "grid")
-    git(repo, "add", "-A")  # the run's lock in HEAD: queued runs redo only what a param touches
-    git(repo, "commit", "-q", "-m", "baseline run")
+    repo = _baseline(mnist_repo, tmp_path / "grid")
     # A grid over a benchmark setting: each queued run redoes only the benchmark and what reads
     # it, so the test shows the queue's mechanics without retraining (the README's grid of
     # epochs works the same way, only slower).
@@ -31,13 +34,8 @@ def test_a_queued_grid_runs_and_exp_show_lists_each_with_params_and_metrics(mnis
             "-S",
             f"benchmark.latency_runs={runs}",
         )
-    dvc(repo, "queue", "start")
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        status = dvc(repo, "queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(2)
+    dvc(repo, "queue", "start", log=tmp_path / "queue-start.log")
+    status, _ = _wait_for_queue(repo)
     assert status.count("Success") == 2, status
     shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
     found = {
@@ -55,3 +53,68 @@ def test_a_queued_grid_runs_and_exp_show_lists_each_with_params_and_metrics(mnis
         assert shipped["ort_speedup"] > 0
     curves = (repo / "reports/compare/curves.csv").read_text()  # the workspace kept its own run
     assert curves == (mnist_repo / "reports/compare/curves.csv").read_text()
+
+
+def test_two_queue_workers_give_what_the_same_runs_one_after_another_give(mnist_repo, tmp_path):
+    """`dvc queue start --jobs 2`, each worker on one thread, against `dvc exp run` of the same
+    points in turn: the same summary metrics and the same checkpoint bytes (same params, data
+    and thread count give the same results, whoever runs them beside whom)."""
+    repo = _baseline(mnist_repo, tmp_path / "grid")
+    for lr in LEARNING_RATES:
+        settings = ("-S", ONE_THREAD, "-S", f"train.lr={lr}")
+        dvc(repo, "exp", "run", "--queue", "-n", f"queued-{lr}", *settings, "compare")
+    dvc(repo, "queue", "start", "--jobs", "2", log=tmp_path / "queue-start.log")
+    status, most_running = _wait_for_queue(repo)
+    assert status.count("Success") == 2 and most_running == 2, status
+    for lr in LEARNING_RATES:
+        settings = ("-S", ONE_THREAD, "-S", f"train.lr={lr}")
+        ran = dvc(repo, "exp", "run", "-n", f"serial-{lr}", *settings, "compare").stdout
+        assert "Running stage 'train@mlp'" in ran and "Running stage 'train@cnn'" in ran, ran
+
+    results = _results(repo)
+    for lr in LEARNING_RATES:
+        assert results[f"queued-{lr}"] == results[f"serial-{lr}"], lr
+    assert results["queued-0.05"] != results["queued-0.2"]  # the points differ: equality says so
+
+
+def _baseline(mnist_repo: Path, dest: Path) -> Path:
+    """A private copy of the shared run with that run committed: queued runs start from HEAD,
+    so they redo only what a param touches."""
+    repo = clone_run(mnist_repo, dest)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "baseline run")
+    return repo
+
+
+def _wait_for_queue(repo: Path, timeout_s: float = 600) -> tuple[str, int]:
+    """`dvc queue status` once every queued run has ended and its workers are gone, and the
+    most runs seen running at once."""
+    deadline = time.monotonic() + timeout_s
+    most_running = 0
+    while time.monotonic() < deadline:
+        status = dvc(repo, "queue", "status").stdout
+        rows = [line.split() for line in status.splitlines()]
+        most_running = max(most_running, sum("Running" in row for row in rows))
+        busy = any("Queued" in row or "Running" in row for row in rows)
+        if not busy and "Worker status: 0 active, 0 idle" in status:
+            break
+        time.sleep(1)
+    return status, most_running
+
+
+def _results(repo: Path) -> dict[str, tuple[dict, dict]]:
+    """Per experiment: reports/summary/variants.json and each checkpoint's hash, from `dvc exp
+    show --json`."""
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    results = {}
+    for commit in shown:
+        for exp in commit.get("experiments") or []:
+            data = exp["revs"][0]["data"]
+            summary = data["metrics"]["reports/summary/variants.json"]["data"]
+            checkpoints = {
+                path: out["hash"]
+                for path, out in data["outs"].items()
+                if path.startswith("models/checkpoints/")
+            }
+            results[exp["name"]] = (summary, checkpoints)
+    return results
