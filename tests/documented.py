@@ -30,7 +30,7 @@ PREFIXES = {"time", "sudo", "do", "then", "else"}
 # Commands the docs may use that need no checker of ours: their syntax is not ours to keep.
 OTHERS = {
     "git", "source", "pip", "npm", "cd", "export", "ls", "cat", "cp", "mv", "rm", "mkdir",
-    "apt-get", "echo", "done", "fi", "unzip", "tar", "taskset", "sky", "df", "lscpu",
+    "apt-get", "echo", "done", "fi", "unzip", "tar", "taskset", "sky", "df", "lscpu", "set",
 }  # fmt: skip
 # Loop headers and the like: their words are not a command.
 SKIP_FIRST = {"for", "while", "if"}
