@@ -189,6 +189,12 @@ def test_cli_exits_non_zero_with_one_line_before_any_work(tmp_path):
         ("train.bias_lr_scale", 0, "'train.bias_lr_scale' must be a factor in (0, 100]; got 0"),
         ("variants.vgg.bias_lr_scale", 500, "a factor in (0, 100] (overrides train's); got 500"),
         ("variants.vgg.options", {"whiten_stem": "yes"}, "whiten_stem"),
+        ("train.processes", 0, "'train.processes' must be auto (one per CUDA device, else 1)"),
+        ("train.processes", -2, "or an integer in [1, 1024]; got -2"),
+        ("train.processes", "2", "got '2'"),  # a string is not a count, as for every key
+        ("train.processes", True, "got True"),
+        ("variants.cnn.processes", 0, "'variants.cnn.processes' must be auto (one per CUDA"),
+        ("train.nodes", 0, "'train.nodes' must be machines in the run, an integer in [1, 1024]"),
     ],
 )
 def test_bad_variants_and_training_settings_are_named(key, value, expected):
@@ -277,3 +283,11 @@ def test_a_recipe_holds_what_training_a_variant_reads_resolved():
     assert parsed.recipe("mlp").train.epochs == DEFAULTS["variants"]["mlp"]["epochs"]
     with pytest.raises(ConvnetsError, match=r"variant 'nope' is not in params.yaml variants"):
         parsed.recipe("nope")
+
+
+def test_a_variant_may_train_in_its_own_number_of_processes():
+    params = with_value("train.processes", "auto")
+    params["variants"]["vgg"]["processes"] = 2
+    parsed = parse_params(params)
+    assert parsed.training("vgg").processes == 2
+    assert parsed.training("cnn").processes == "auto"

@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -36,6 +37,18 @@ _MD5 = re.compile(r"[0-9a-f]{32}")
 MirrorUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+/$")]
 ImageSize = Annotated[int, Field(ge=8, le=1024)]
 SIZES_HELP = "a list of image sizes in [8, 1024], one per early epoch ([] = all at full size)"
+
+
+def _processes(value: Any) -> int | str:
+    """train.processes: a count or `auto` (one per CUDA device, else 1), which the train stage
+    resolves, since counting devices needs torch. One check, so an error is one line."""
+    if value == AUTO or (type(value) is int and 1 <= value <= 1024):
+        return value
+    raise ValueError("not a process count")
+
+
+Processes = Annotated[int | Literal["auto"], PlainValidator(_processes)]
+PROCESSES_HELP = "auto (one per CUDA device, else 1) or an integer in [1, 1024]"
 
 
 class _Group(BaseModel):
@@ -134,6 +147,8 @@ class TrainConfig(_Group):
     batch_augment: bool = Field(description="true or false: re-augment every batch")
     progressive_sizes: list[ImageSize] = Field(description=SIZES_HELP)
     bias_lr_scale: float = Field(gt=0, le=100, description="a factor in (0, 100]")
+    processes: Processes = Field(description=PROCESSES_HELP)
+    nodes: int = Field(ge=1, le=1024, description="machines in the run, an integer in [1, 1024]")
 
 
 class VariantConfig(_Group):
@@ -161,6 +176,9 @@ class VariantConfig(_Group):
     )
     bias_lr_scale: float | None = Field(
         default=None, gt=0, le=100, description="a factor in (0, 100] (overrides train's)"
+    )
+    processes: Processes | None = Field(
+        default=None, description=PROCESSES_HELP + " (overrides train's)"
     )
 
 
@@ -226,6 +244,7 @@ OVERRIDES = (
     "batch_augment",
     "progressive_sizes",
     "bias_lr_scale",
+    "processes",
 )
 
 

@@ -6,6 +6,7 @@ Python object beyond tensors and plain containers, so a hostile file cannot run 
 
 from __future__ import annotations
 
+import json
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -48,9 +49,11 @@ class Checkpoint:
 
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
-    payload = {"format": FORMAT, **vars(ckpt)}
-    payload["classes"] = list(ckpt.classes)
-    payload["input_shape"] = list(ckpt.input_shape)
+    """Atomically, and the same bytes for the same content: pickle shares a string that is
+    one object in two places, so the plain parts go through JSON, making each value its own
+    object whatever process built it (a DDP rank gets some from rank 0 by broadcast)."""
+    plain = {key: value for key, value in vars(ckpt).items() if key != "state_dict"}
+    payload = {"format": FORMAT, **json.loads(json.dumps(plain)), "state_dict": ckpt.state_dict}
     with io.atomic_write(path) as handle:
         torch.save(payload, handle)
 

@@ -2,9 +2,9 @@
 
 Read it top to bottom (after nanoGPT's train.py): the data are whole tensors in memory and each
 batch is a slice of a seeded permutation rather than a per-sample DataLoader (`convnets
-bench-train` measures the two against each other on the machine at hand). Under `torchrun` each
-rank trains on its shard of every epoch's permutation (DistributedDataParallel), and rank 0 alone
-writes.
+bench-train` measures the two against each other on the machine at hand). With several
+processes (`train.processes`, `train.nodes` or torchrun) each rank trains on its shard of every
+epoch's permutation (DistributedDataParallel), and the epoch's figures add up over the ranks.
 """
 
 from __future__ import annotations
@@ -66,6 +66,12 @@ class EpochStats:
     seconds: float
     images_per_second: float
     image_size: int  # the height and width this epoch trained at
+
+    def logged(self) -> dict[str, float]:
+        """What dvclive logs each epoch (train/ and val/ loss and accuracy, the learning rate):
+        the same on every run with the same params and data, unlike the wall times."""
+        keys = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+        return {key.replace("_", "/", 1): getattr(self, key) for key in keys} | {"lr": self.lr}
 
 
 @dataclass
@@ -237,6 +243,7 @@ def train_and_validate(run: TrainingRun, epoch: int) -> EpochStats:
     tick = time.perf_counter()
     train_loss, train_accuracy, seen = train_epoch(run, epoch)
     seconds = time.perf_counter() - tick
+    run.world.share_buffers(run.model)
     val_loss, val_accuracy = validate(run)
     return EpochStats(
         epoch=epoch,
@@ -252,7 +259,8 @@ def train_and_validate(run: TrainingRun, epoch: int) -> EpochStats:
 
 
 def train_epoch(run: TrainingRun, epoch: int) -> tuple[float, float, int]:
-    """One pass over this rank's shard of a fresh permutation: mean loss, accuracy, images seen.
+    """One pass over this rank's shard of a fresh permutation: the mean loss and accuracy over
+    every rank's images, and the images this rank saw.
 
     Loss and correct answers add up on the device, so steps queue without waiting for the host.
     """
@@ -268,9 +276,11 @@ def train_epoch(run: TrainingRun, epoch: int) -> tuple[float, float, int]:
         run.scheduler.step()
         loss_sum += loss.detach() * len(labels)
         correct += (scores.argmax(dim=1) == labels).sum()
-    mean_loss = loss_sum.item() / len(shard)  # .item() is the epoch's only host sync
+    # Every rank's shard counts, so all ranks log the same figures; .item() is the only host sync.
+    seen = run.world.size * len(shard)
+    mean_loss = run.world.total(loss_sum).item() / seen
     check_finite(mean_loss, epoch, run.settings.lr)
-    return mean_loss, correct.item() / len(shard), len(shard)
+    return mean_loss, run.world.total(correct).item() / seen, len(shard)
 
 
 def epoch_shard(run: TrainingRun) -> torch.Tensor:

@@ -132,7 +132,7 @@ def check_sizes(
 
 @dataclass(frozen=True)
 class Trained:
-    """What training keeps: the best checkpoint (rank 0 only) and the run's history."""
+    """What training keeps: the best checkpoint (on each machine's writing rank) and the history."""
 
     checkpoint: Checkpoint | None
     result: FitResult
@@ -159,7 +159,7 @@ def train_variant(
     train = (to_nchw(x_train), torch.from_numpy(y_train))
     val = (to_nchw(data.x_val), torch.from_numpy(data.y_val))
     result = fit(model, train, val, settings, runtime, world, recipe.seed, on_epoch)
-    if not world.is_main:
+    if not world.writes:
         return Trained(None, result)
     if result.best_epoch < 0:
         raise ConvnetsError("validation loss was never finite; no checkpoint to keep")
@@ -224,3 +224,10 @@ def timing(result: FitResult) -> dict:
             for s in result.history
         ],
     }
+
+
+def log_epoch(live, stats: EpochStats) -> None:
+    """One epoch's figures to dvclive (`live`, a `dvclive.Live`: the train stage's), one step."""
+    for key, value in stats.logged().items():
+        live.log_metric(key, value)
+    live.next_step()
