@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,3 +120,8 @@ def assert_every_stage_ran_and_wrote_its_outputs(repo: Path) -> None:
     missing = [path for paths in outputs.values() for path in paths if not (repo / path).exists()]
     assert not missing, f"declared outputs missing: {missing}"
     assert json.loads(dvc(repo, "status", "--json").stdout) == {}
+
+
+def stages_ran(output: str) -> set[str]:
+    """The stages a `dvc repro` or `dvc exp run` ran, from its "Running stage" lines."""
+    return set(re.findall(r"^Running stage '([^']+)'", output, flags=re.MULTILINE))

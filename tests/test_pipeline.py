@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from tests.pipeline import (
     clone_run,
     dvc,
     git,
+    stages_ran,
 )
 from tests.repos import TINY_VARIANTS
 
@@ -206,11 +206,6 @@ def test_the_documented_exp_show_fits_120_columns(repo, tmp_path):
     assert len(table.splitlines()) == 8  # 3 lines of header, workspace, main, 2 experiments, 1 rule
 
 
-def ran(output: str) -> set[str]:
-    """The stages a `dvc repro` or `dvc exp run` ran, from its "Running stage" lines."""
-    return set(re.findall(r"^Running stage '([^']+)'", output, flags=re.MULTILINE))
-
-
 SHIPPING = {"export", "benchmark", "model_card", "label_issues", "explorer"}
 
 
@@ -239,10 +234,10 @@ def test_an_experiment_reruns_only_what_it_changed(repo, tmp_path):
     }
     result = dvc(repo, "exp", "run", "-S", more[other], "-S", f"++variants.{other}.lr=0.0001")
     assert json.loads((repo / "models/best.json").read_text())["variant"] == chosen
-    assert ran(result.stdout) == variant_stages(other)
+    assert stages_ran(result.stdout) == variant_stages(other)
     assert {name: (repo / name).read_bytes() for name in shipped} == shipped
     result = dvc(repo, "exp", "run", "-S", more[chosen])
-    assert ran(result.stdout) == variant_stages(chosen) | SHIPPING
+    assert stages_ran(result.stdout) == variant_stages(chosen) | SHIPPING
 
 
 def exp_show_at_120(repo: Path) -> str:
