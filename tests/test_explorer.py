@@ -53,7 +53,7 @@ def require_runtime() -> Path:
 
 
 def tiny_onnx(
-    channels: int, size: int, model: str = "cnn", framing: str = "object"
+    channels: int, size: int, model: str = "cnn", framing: str = "object", threshold: float = 0.0
 ) -> tuple[bytes, ModelDescription]:
     """A registry model with seeded random weights, exported as export does (torch here only)."""
     import torch
@@ -68,15 +68,20 @@ def tiny_onnx(
         classes=tuple(f"class {i}" for i in range(10)),
         input={"layout": "NHWC", "dtype": "uint8", "shape": [size, size, channels]},
         dataset="tiny", variant=model, model={"name": model, "options": options},
-        temperature=1.0, ood={"score": "max_probability", "threshold": 0.0}, framing=framing,
+        temperature=1.0, ood={"score": "max_probability", "threshold": threshold}, framing=framing,
     )  # fmt: skip
     return export_onnx(net, description), description
 
 
 def tiny_site(
-    out: Path, channels: int, size: int, images: np.ndarray | None = None, framing: str = "object"
+    out: Path,
+    channels: int,
+    size: int,
+    images: np.ndarray | None = None,
+    framing: str = "object",
+    threshold: float = 0.0,
 ) -> Path:
-    model, description = tiny_onnx(channels, size, framing=framing)
+    model, description = tiny_onnx(channels, size, framing=framing, threshold=threshold)
     rng = np.random.default_rng(0)
     if images is None:
         images = rng.integers(0, 256, (40, size, size, channels), dtype=np.uint8)
@@ -260,6 +265,53 @@ def test_upload_matches_convnets_predict_and_the_page_is_clean(browser, fashion)
         assert visit.page.get_attribute("header a", "href") == "../index.html"
         loaded = visit.page.evaluate("[...document.scripts].length") >= 1
         assert loaded and visit.errors == [] and visit.failed == [] and visit.outside == []
+
+
+@pytest.mark.slow
+def test_the_page_says_unsure_where_predict_does(browser, fashion, tmp_path):
+    """The same out-of-distribution score and threshold as `convnets predict` (the model's
+    metadata): a test image, a handwritten digit (unlike the data) and noise (nothing stands
+    out) get predict's score and its verdict, and the page shows the mark exactly then."""
+    from sklearn.datasets import load_digits
+
+    repo, pngs, _ = fashion
+    digit = (load_digits().images[0] * 255 / 16).astype(np.uint8)
+    Image.fromarray(digit).resize((56, 56), Image.Resampling.BILINEAR).save(tmp_path / "digit.png")
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    files = [pngs / "test7.png", tmp_path / "digit.png", tmp_path / "noise.png"]
+    predicted = subprocess.run(
+        [sys.executable, "-m", "convnets.cli", "predict", "--json", "--model",
+         str(repo / "models/best.onnx"), *map(str, files)],
+        capture_output=True, text=True, check=True, cwd=repo,
+    )  # fmt: skip
+    rows = {row["file"]: row for row in map(json.loads, predicted.stdout.splitlines())}
+    assert rows[str(files[2])]["unsure"]  # noise: nothing stands out
+    with visiting(browser, repo / "reports/explorer") as visit:
+        visit.wait_ready()
+        for path in files:
+            state, row = visit.upload(path), rows[str(path)]
+            assert state["unsure"] == row["unsure"], path.name
+            assert abs(state["oodScore"] - row["ood_score"]) <= TOLERANCE, path.name
+            assert ("unsure" in visit.page.inner_text("#source")) == row["unsure"], path.name
+        assert visit.errors == [] and visit.failed == [] and visit.outside == []
+
+
+@pytest.mark.slow
+def test_the_threshold_in_the_metadata_decides_unsure(browser, fashion, tmp_path):
+    """One garment on two sites whose models differ only in the threshold: never reached by a
+    top probability (1.01), or always (0): unsure on the first alone."""
+    _, pngs, x_test = fashion
+    verdicts = []
+    for threshold in (1.01, 0.0):
+        site = tiny_site(tmp_path / f"site{threshold}", 1, 28, x_test[:40], threshold=threshold)
+        with visiting(browser, site) as visit:
+            visit.wait_ready()
+            state = visit.upload(pngs / "test7.png")
+            verdicts.append(
+                (state["unsure"], "unlike the training data" in visit.page.inner_text("#source"))
+            )
+    assert verdicts == [(True, True), (False, False)]
 
 
 @pytest.mark.slow

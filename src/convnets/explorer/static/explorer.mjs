@@ -3,7 +3,7 @@
 import { Sketch } from "./draw.mjs";
 import { PRESETS, arithmetic, convolve, greyOf, maxPool } from "./knobs.mjs";
 import { LayerView, toImage } from "./layers.mjs";
-import { ModelError, infer, loadModel } from "./model.mjs";
+import { ModelError, infer, likeness, loadModel } from "./model.mjs";
 import { frame, prepare, toModelMode } from "./prepare.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -55,7 +55,8 @@ function drawn() {
   const t = performance.now(); // the update's clock starts before preparing the drawing
   const [h, w, c] = model.shape;
   const img = toModelMode(sketch.rgba(), sketch.canvas.width, sketch.canvas.height, c === 1);
-  return { ...prepare(img, h, w, c === 1, "never"), source: "drawing", t };
+  // a drawing is cropped to its strokes and centred, wherever it is on the black canvas
+  return { ...prepare(img, h, w, c === 1, "never", false), source: "drawing", t };
 }
 
 /** Run the model on `input` ({pixels, source}); calls while one runs coalesce to the last. */
@@ -77,14 +78,20 @@ function show(input, result) {
   const { classes } = model.site.description;
   const order = [...result.probabilities.keys()].sort((a, b) => result.probabilities[b] - result.probabilities[a]);
   const top = order.slice(0, 5).map((i) => ({ label: classes[i], probability: result.probabilities[i] }));
-  Object.assign(state, { pixels: input.pixels, source: input.source, top, probabilities: Array.from(result.probabilities), maps: result.maps, ms: result.ms });
+  // unsure as `convnets predict` says it: nothing stood out, or the score is below the threshold
+  const oodScore = likeness(result, model.site.description);
+  const unlike = oodScore < model.site.description.ood.threshold;
+  const unsure = input.found === false || unlike;
+  Object.assign(state, { pixels: input.pixels, source: input.source, top, probabilities: Array.from(result.probabilities), maps: result.maps, ms: result.ms, oodScore, unsure });
   state.updates += 1;
   state.timings = [...(state.timings || []), result.ms];
   if (state.firstPredictionMs === undefined) state.firstPredictionMs = performance.now() - started;
   $("bars").innerHTML = top.map((t) => `<div class="bar"><span class="label">${t.label}</span>` +
     `<span class="fill" style="width:${(300 * t.probability).toFixed(1)}px"></span>${(100 * t.probability).toFixed(2)}%</div>`).join("");
   $("timing").textContent = `model: ${result.ms.toFixed(1)} ms for this update (onnxruntime-web, wasm, 1 thread)`;
-  $("source").textContent = input.source + (input.found === false ? " — nothing stands out: unsure" : "");
+  const why = input.found === false ? "nothing stands out" : "unlike the training data";
+  $("source").textContent = input.source + (unsure ? ` — unsure: ${why}` : "");
+  $("source").title = `out-of-distribution score ${oodScore.toFixed(4)}; unsure below ${model.site.description.ood.threshold.toFixed(4)}`;
   const [h, w, c] = model.shape;
   const rgba = new ImageData(w, h);
   for (let i = 0; i < h * w; i++) {

@@ -46,3 +46,17 @@ export async function infer(model, pixels) {
   }
   return { probabilities: outputs.probabilities.data, logits: outputs.logits.data, maps, ms };
 }
+
+/**
+ * onnx/metadata.likeness for one input: the out-of-distribution score `convnets predict` prints
+ * (max_probability: the top probability; energy: T * logsumexp(logits / T)). Below the
+ * model's threshold (its ONNX metadata, in model.json) means unlike the training data.
+ */
+export function likeness(result, description) {
+  const { score } = description.ood;
+  if (score === "max_probability") return Math.max(...result.probabilities);
+  const t = description.temperature;
+  const z = Array.from(result.logits, (v) => v / t);
+  const top = Math.max(...z);
+  return t * (top + Math.log(z.reduce((sum, v) => sum + Math.exp(v - top), 0)));
+}
