@@ -5,7 +5,8 @@ folder, N test images as PNGs and the same images made photo-like, plus a few ha
 and noise pictures, runs the real `convnets predict --json` on each folder and prints accuracy
 and the share flagged unsure. Photo-like: the garment inverted (dark on light, as photographed),
 scaled up bilinearly to a side of 90 to 169 pixels, darkened onto a 200x240 canvas of a random
-light grey (210 to 249, noise sigma 3) at a random offset, saved as JPEG quality 85.
+light grey (210 to 249, noise sigma 3) at a random offset, saved as JPEG quality 85. Resized:
+the test image itself at another size (`resized`), whose label must be the 28x28 PNG's.
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ def photo_like(image: np.ndarray, rng: np.random.Generator) -> Image.Image:
     region = canvas[top : top + side, left : left + side]
     canvas[top : top + side, left : left + side] = np.minimum(region, np.asarray(garment))
     return Image.fromarray(canvas.astype(np.uint8))
+
+
+def resized(image: np.ndarray, rng: np.random.Generator) -> tuple[Image.Image, str]:
+    """A test image as a user may have saved it: a side of 28 to 512 pixels (bicubic), grey or
+    RGB, and the file suffix to save it with, PNG or JPEG (saved at quality 90)."""
+    side = int(rng.integers(28, 513))
+    picture = Image.fromarray(image).resize((side, side), Image.Resampling.BICUBIC)
+    if rng.random() < 0.5:
+        picture = picture.convert("RGB")
+    return picture, ".jpg" if rng.random() < 0.5 else ".png"
+
+
+def agreement(rows: list[dict], reference: list[dict]) -> float:
+    """The share of pictures whose top label is the reference's (the same image at 28x28)."""
+    pairs = zip(rows, reference, strict=True)
+    return float(np.mean([a["top_k"][0]["label"] == b["top_k"][0]["label"] for a, b in pairs]))
 
 
 def predict(repo: Path, folder: Path) -> list[dict]:
@@ -64,15 +81,22 @@ def main() -> None:
     truth = [classes[label] for label in labels]
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as scratch:
-        folders = {name: Path(scratch, name) for name in ("png", "photo", "digits", "noise")}
+        names = ("png", "photo", "resized", "digits", "noise")
+        folders = {name: Path(scratch, name) for name in names}
         for folder in folders.values():
             folder.mkdir()
         for i, image in enumerate(images):
             Image.fromarray(image).save(folders["png"] / f"{i:05d}.png")
             photo_like(image, rng).save(folders["photo"] / f"{i:05d}.jpg", quality=85)
+            picture, suffix = resized(image, rng)
+            picture.save(folders["resized"] / f"{i:05d}{suffix}", quality=90)
         _outliers(folders["digits"], folders["noise"], rng)
-        report("test images as PNG", predict(args.repo, folders["png"]), truth)
+        as_png = predict(args.repo, folders["png"])
+        report("test images as PNG", as_png, truth)
         report("photo-like JPEGs", predict(args.repo, folders["photo"]), truth)
+        again = predict(args.repo, folders["resized"])
+        report("resized, 28 to 512 px", again, truth)
+        print(f"{'':22s} the 28x28 PNG's label on {agreement(again, as_png):.1%}")
         report("handwritten digits", predict(args.repo, folders["digits"]), None)
         report("uniform noise", predict(args.repo, folders["noise"]), None)
 

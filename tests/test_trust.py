@@ -67,6 +67,28 @@ def test_an_image_that_fills_the_frame_or_is_at_the_model_size_is_left_as_it_is(
     assert np.array_equal(prepared.pixels[..., 0], small)
 
 
+def garment() -> np.ndarray:
+    """28x28, light on exact black like Fashion-MNIST: a bright body (rows 6-21, columns 9-18)
+    with faint sleeves (grey 20) out to columns 4 and 23, below the crop's contrast threshold."""
+    pixels = np.zeros((28, 28), np.uint8)
+    pixels[6:22, 4:24] = 20
+    pixels[6:22, 9:19] = 200
+    return pixels
+
+
+@pytest.mark.parametrize("side", [56, 112, 300])
+def test_a_dataset_picture_at_another_size_keeps_the_dataset_framing(side):
+    """Saved bigger, the same picture is only scaled back, not cropped to its bright body (which
+    would enlarge the garment by a third); a drawing in the explorer is still cropped."""
+    original = garment()
+    bigger = Image.fromarray(original).resize((side, side), Image.Resampling.BICUBIC)
+    back = prepare(bigger, 28, 28, grey=True, invert="auto").pixels[..., 0].astype(int)
+    assert np.abs(back - original).mean() < 5  # resampling twice blurs the steps a little
+    assert np.array_equal(back[:, 4] > 10, original[:, 4] > 10)  # the sleeves' edge stays put
+    cropped = prepare(bigger, 28, 28, grey=True, invert="auto", keep_framing=False).pixels
+    assert np.abs(cropped[..., 0].astype(int) - original).mean() > 50
+
+
 @pytest.mark.parametrize("colour", [0, 128, 255])
 def test_a_one_colour_picture_is_reported_as_empty(colour):
     flat = Image.new("RGB", (50, 40), (colour, colour, colour))

@@ -8,10 +8,13 @@ what differs, and pad that to the model's size in the background's colour (which
 For grey models the cropped picture's levels are stretched so its background is black, as in the
 dataset (after inverting a light background, a photo's paper is dark grey, not black).
 
-An image whose object already spans its width or height is left as it is (only padded to the
-model's aspect and size, as before), and so is one already at the model's size: that is the
-dataset's own format, and the model's answer on it must equal the evaluate path's. An image
-with nothing but background is reported as such, so `predict` can call it unsure.
+Three kinds of picture are only scaled (padded to the model's aspect and size), never cropped:
+one whose object already spans its width or height; one already at the model's size, whose
+answer must equal the evaluate path's; and, for grey models, one already light on the dataset's
+black background (its border within `BLACK` levels of 0, unlike a photo's dark cloth), which is
+the dataset's own framing at another size: a crop by threshold would trim the faint edges of a
+garment and enlarge it, and its answer must be the dataset image's.
+An image with nothing but background is reported as such, so `predict` can call it unsure.
 
 numpy and Pillow only: `convnets predict` imports this and must start without torch.
 """
@@ -28,6 +31,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MIN_CONTRAST = 32  # grey levels (0-255) a pixel must differ from the background to be object
 SPREAD = 4.0  # ... or this many median absolute deviations of the border, if larger (noise, JPEG)
 MIN_SHARE = 0.01  # a row or column counts as object when this share (or 1 pixel) differs
+BLACK = 8  # grey levels: a border this close to black is the dataset's own (not a dark cloth)
 
 
 class PictureError(Exception):
@@ -98,19 +102,24 @@ class Prepared:
     found: bool  # False: one colour, or (grey models) nothing stands out from the background
 
 
-def prepare(image: Image.Image, height: int, width: int, grey: bool, invert: str) -> Prepared:
+def prepare(
+    image: Image.Image, height: int, width: int, grey: bool, invert: str, keep_framing: bool = True
+) -> Prepared:
     """A decoded picture (EXIF already applied) as the model's uint8 (H, W, C).
 
     `invert`: "always", "never", or "auto" (grey models only: invert when the border is light,
-    since MNIST-style data are a light object on black).
+    since MNIST-style data are a light object on black). `keep_framing`: a grey picture on a
+    black background is the dataset's framing, kept; the explorer's drawings are cropped anyway.
     """
     image = to_model_mode(image, grey)
-    if invert == "always" or (invert == "auto" and grey and light_background(image)):
+    inverted = invert == "always" or (invert == "auto" and grey and light_background(image))
+    if inverted:
         image = ImageOps.invert(image)
     pixels = np.asarray(image)
     background = border_colour(pixels)
     box = object_box(pixels, background)
-    if box is not None:
+    framed = keep_framing and grey and not inverted and float(background[0]) <= BLACK
+    if box is not None and not framed:
         top, bottom, left, right = box
         fills = (bottom - top == pixels.shape[0]) or (right - left == pixels.shape[1])
         if not fills and image.size != (width, height):

@@ -7,6 +7,7 @@
 export const MIN_CONTRAST = 32; // grey levels a pixel must differ from the background
 export const SPREAD = 4.0; // ... or this many median absolute deviations of the border
 export const MIN_SHARE = 0.01; // a row or column counts as object when this share differs
+export const BLACK = 8; // a border this close to black is the dataset's own (not a dark cloth)
 
 // An image: {width, height, channels, data: Uint8Array (H, W, C)}.
 const image = (width, height, channels, data) => ({ width, height, channels, data });
@@ -32,14 +33,15 @@ function blend(under, over, alpha) {
 }
 
 /** photos.prepare: the model's uint8 (H, W, C) and whether anything stood out. */
-export function prepare(img, height, width, grey, invert) {
-  if (invert === "always" || (invert === "auto" && grey && lightBackground(img))) {
-    img = image(img.width, img.height, img.channels, img.data.map((v) => 255 - v));
-  }
+export function prepare(img, height, width, grey, invert, keepFraming = true) {
+  const inverted = invert === "always" || (invert === "auto" && grey && lightBackground(img));
+  if (inverted) img = image(img.width, img.height, img.channels, img.data.map((v) => 255 - v));
   const pixels = img.data; // after inversion, before cropping: what `found` looks at
   let background = borderColour(img);
   const box = objectBox(img, background);
-  if (box !== null) {
+  // light on the dataset's black background: the dataset's own framing, scaled, never cropped
+  const framed = keepFraming && grey && !inverted && background[0] <= BLACK;
+  if (box !== null && !framed) {
     const [top, bottom, left, right] = box;
     const fills = bottom - top === img.height || right - left === img.width;
     if (!fills && !(img.width === width && img.height === height)) {
