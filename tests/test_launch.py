@@ -125,10 +125,12 @@ def test_several_machines_need_a_rendezvous_endpoint(workdir):
         launch.plan_launch(train, "tiny", CPU, environ={})
     plan = launch.plan_launch(train, "tiny", CPU, environ={launch.ENDPOINT: "10.0.0.1:29400"})
     assert (plan.needed, plan.endpoint, plan.run_id) == (True, "10.0.0.1:29400", "convnets-tiny")
-    with pytest.raises(ConvnetsError, match="CONVNETS_RDZV_TIMEOUT_S must be whole seconds"):
-        launch.plan_launch(
-            train, "tiny", CPU, environ={launch.ENDPOINT: "h:1", launch.TIMEOUT: "1m"}
-        )
+    for bad in ("1m", "0", "-5", ""):
+        environ = {launch.ENDPOINT: "h:1", launch.TIMEOUT: bad}
+        with pytest.raises(ConvnetsError, match="TIMEOUT_S must be whole seconds above 0"):
+            launch.plan_launch(train, "tiny", CPU, environ=environ)
+    environ = {launch.ENDPOINT: "h:1", launch.TIMEOUT: "45"}
+    assert launch.plan_launch(train, "tiny", CPU, environ=environ).timeout_s == 45
 
 
 @pytest.mark.slow

@@ -79,17 +79,23 @@ def plan_launch(
             f"find the others. Fix: on every machine set {ENDPOINT}=<first machine's "
             f"address>:29400 (and the same {RUN_ID}), or `dvc exp run -S train.nodes=1`."
         )
-    try:
-        timeout_s = int(environ.get(TIMEOUT, DEFAULT_TIMEOUT_S))
-    except ValueError:
-        raise ConvnetsError(f"{TIMEOUT} must be whole seconds; got {environ[TIMEOUT]!r}") from None
     return LaunchPlan(
         processes=processes,
         nodes=train.nodes,
         endpoint=endpoint if train.nodes > 1 else "localhost:0",
         run_id=environ.get(RUN_ID, f"convnets-{variant}"),
-        timeout_s=timeout_s,
+        timeout_s=_timeout(environ),
     )
+
+
+def _timeout(environ: Mapping[str, str]) -> int:
+    """CONVNETS_RDZV_TIMEOUT_S: whole seconds above 0 (torch gives up at once on 0)."""
+    raw = environ.get(TIMEOUT, str(DEFAULT_TIMEOUT_S))
+    if not raw.strip().isdigit() or int(raw) == 0:
+        raise ConvnetsError(
+            f"{TIMEOUT} must be whole seconds above 0; got {raw!r}. Fix: e.g. {TIMEOUT}=300."
+        )
+    return int(raw)
 
 
 def launch(plan: LaunchPlan, command: str, options: Mapping[str, object]) -> None:
