@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 import yaml
 
 from convnets.data.prepared import PreparedData, save_augmented, save_prepared
-from tests.fakes import Mirror, TinyIdx, make_tiny_idx, quadrant_images, serving
+from tests.fakes import Mirror, TinyIdx, free_port, make_tiny_idx, quadrant_images, serving
 from tests.repos import fashion_repo, mnist_repo, private_mirror  # noqa: F401  (session fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,10 +29,7 @@ def mirror():
 @pytest.fixture
 def closed_port_url() -> str:
     """A URL on 127.0.0.1 where nothing listens: a mirror that is down."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
+    return f"http://127.0.0.1:{free_port()}/"
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import http.server
 import io as stdio
+import socket
 import tarfile
 import threading
 import time
@@ -209,3 +210,10 @@ class Hostile:
 
     def __reduce__(self):
         return (Path.touch, (self.marker,))
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (free the moment it is returned)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -52,6 +52,15 @@ def clone_run(repo: Path, dest: Path) -> Path:
     return dest
 
 
+def committed_run(repo: Path, dest: Path) -> Path:
+    """A `clone_run` with the run committed: experiments start from it and rerun only what a
+    param touches, as after `make repro` and a commit."""
+    clone = clone_run(repo, dest)
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "baseline run")
+    return clone
+
+
 def git(repo: Path, *args: str) -> None:
     env = os.environ | {
         "GIT_AUTHOR_NAME": "t",
@@ -81,6 +90,18 @@ def changed_params(path: Path, changes: dict) -> dict:
     return params
 
 
+BIN = Path(sys.executable).parent  # the venv's tools: dvc, convnets
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment `make` gives a command: the venv's tools first on PATH, and `extra`."""
+    return os.environ | {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"} | extra
+
+
+def dvc_command(*args: str) -> list[str]:
+    return [str(BIN / "dvc"), *args]
+
+
 def dvc(
     repo: Path, *args: str, check: bool = True, log: Path | None = None
 ) -> subprocess.CompletedProcess:
@@ -89,9 +110,7 @@ def dvc(
     With `log`, the output goes to that file instead: `dvc queue start` leaves workers behind
     that inherit it, and a captured pipe would hold this call until the last worker ends.
     """
-    bin_dir = str(Path(sys.executable).parent)
-    env = os.environ | {"PATH": bin_dir + os.pathsep + os.environ["PATH"]}
-    command = [os.path.join(bin_dir, "dvc"), *args]
+    env, command = tool_env(), dvc_command(*args)
     if log is None:
         result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
     else:

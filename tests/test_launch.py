@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,10 +20,12 @@ import yaml
 from convnets.config import load_params
 from convnets.errors import ConvnetsError
 from convnets.training import launch
-from tests.pipeline import clone_run, dvc, git
+from tests.fakes import free_port
+from tests.pipeline import clone_run, committed_run, dvc, dvc_command, tool_env
 from tests.require import require_torchrun
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+RENDEZVOUS = (launch.ENDPOINT, launch.RUN_ID, launch.TIMEOUT)  # never inherited from the shell
 TRAIN = [
     "train", "--variant", "tiny", "--augmented", "augmented.npz", "--prepared", "prepared.npz",
     "--checkpoint", "out/tiny.pt", "--live", "live/tiny", "--timing", "live/tiny/timing.json",
@@ -45,7 +46,7 @@ def set_train(folder: Path, **values) -> None:
 
 def start_train(folder: Path, **env: str) -> subprocess.Popen:
     """`convnets train` in `folder`, as dvc.yaml runs it, in a process of its own."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CONVNETS_RDZV")}
+    clean = {k: v for k, v in os.environ.items() if k not in RENDEZVOUS}
     return subprocess.Popen(
         [sys.executable, "-m", "convnets.cli", *TRAIN],
         cwd=folder,
@@ -62,26 +63,16 @@ def finish(process: subprocess.Popen, timeout: float = 180) -> str:
 
 
 def start_dvc(repo: Path, args: tuple[str, ...], env: dict[str, str]) -> subprocess.Popen:
-    """`dvc <args>` in `repo` with the venv's tools on PATH, in a process of its own."""
-    bin_dir = str(Path(sys.executable).parent)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CONVNETS_RDZV")}
-    path = bin_dir + os.pathsep + os.environ["PATH"]
+    """`dvc <args>` in `repo`, as `dvc()` runs it, in a process of its own."""
+    clean = {k: v for k, v in tool_env().items() if k not in RENDEZVOUS}
     return subprocess.Popen(
-        [os.path.join(bin_dir, "dvc"), *args],
+        dvc_command(*args),
         cwd=repo,
-        env=clean | env | {"PATH": path},
+        env=clean | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def baseline(mnist_repo: Path, dest: Path) -> Path:
-    """A private copy of the shared tiny run, committed: experiments start from it."""
-    repo = clone_run(mnist_repo, dest)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "baseline run")
-    return repo
 
 
 def digests(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
@@ -90,12 +81,6 @@ def digests(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
 
 def listing(folder: Path) -> list[str]:
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_more_processes_than_cores_are_refused(monkeypatch):
@@ -140,7 +125,7 @@ def test_an_experiment_trains_in_two_processes_and_a_rerun_gives_the_same_bytes(
     """`dvc exp run -S train.processes=2`: rank 0 alone writes the files one process writes,
     `dvc exp show` has the param, and `dvc repro --force` of the stage gives the same bytes."""
     require_torchrun()
-    repo = baseline(mnist_repo, tmp_path / "repo")
+    repo = committed_run(mnist_repo, tmp_path / "repo")
     result = dvc(repo, "exp", "run", "-n", "two", "-S", "train.processes=2", "train@cnn")
     ran = result.stdout + result.stderr  # the stage's log lines are on stderr
     assert "launching 2 worker(s) on this machine, 1 machine(s)" in ran, ran
@@ -163,7 +148,7 @@ def test_two_clones_as_two_machines_finish_one_run(mnist_repo, tmp_path):
     """The documented command in two clones at once, meeting at a rendezvous on 127.0.0.1:
     both finish, as one world of two ranks, with the same outputs on each."""
     require_torchrun()
-    first = baseline(mnist_repo, tmp_path / "node0")
+    first = committed_run(mnist_repo, tmp_path / "node0")
     second = clone_run(first, tmp_path / "node1")
     env = {launch.ENDPOINT: f"127.0.0.1:{free_port()}", launch.TIMEOUT: "120"}
     command = ("exp", "run", "-S", "train.nodes=2", "train@cnn")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,11 @@ from tests.documented import exp_show
 from tests.pipeline import (
     assert_every_stage_ran_and_wrote_its_outputs,
     clone_run,
+    committed_run,
     dvc,
-    git,
+    dvc_command,
     stages_ran,
+    tool_env,
 )
 from tests.repos import TINY_VARIANTS
 
@@ -195,9 +196,7 @@ def test_an_experiment_shows_its_params_and_accuracies_and_diffs(repo, tmp_path)
 def test_the_documented_exp_show_fits_120_columns(repo, tmp_path):
     """The README's `dvc exp show`, right after a run and after two experiments on one param:
     the deciding metrics and the changed param in full, no column cut to `…`."""
-    repo = clone_run(repo, tmp_path / "clone")
-    git(repo, "add", "-A")  # the tiny run as the baseline, as `make repro` then a commit
-    git(repo, "commit", "-q", "-m", "tiny run")
+    repo = committed_run(repo, tmp_path / "clone")
     assert_legible(exp_show_at_120(repo), ["best", "best_test", "best_val", "val.cnn"])
     for epochs in (2, 3):
         dvc(repo, "exp", "run", "-S", f"variants.cnn.epochs={epochs}")
@@ -222,9 +221,7 @@ def test_an_experiment_reruns_only_what_it_changed(repo, tmp_path):
 
     The other variant's learning rate is starved too, so that it stays behind the chosen one on
     any machine (30 validation images: a few more epochs could otherwise overtake it)."""
-    repo = clone_run(repo, tmp_path / "clone")
-    git(repo, "add", "-A")  # the tiny run as the baseline the experiments start from
-    git(repo, "commit", "-q", "-m", "tiny run")
+    repo = committed_run(repo, tmp_path / "clone")
     chosen = json.loads((repo / "models/best.json").read_text())["variant"]
     other = next(variant for variant in TINY_VARIANTS if variant != chosen)
     shipped = {name: (repo / name).read_bytes() for name in ("models/best.onnx", "models/best.pt")}
@@ -241,11 +238,9 @@ def test_an_experiment_reruns_only_what_it_changed(repo, tmp_path):
 
 
 def exp_show_at_120(repo: Path) -> str:
-    bin_dir = str(Path(sys.executable).parent)
     return subprocess.run(
-        [os.path.join(bin_dir, "dvc"), *exp_show()[1:]], cwd=repo, capture_output=True, text=True,
-        env=os.environ | {"COLUMNS": "120", "PATH": bin_dir + os.pathsep + os.environ["PATH"]},
-        check=True,
+        dvc_command(*exp_show()[1:]), cwd=repo, capture_output=True, text=True,
+        env=tool_env(COLUMNS="120"), check=True,
     ).stdout  # fmt: skip
 
 
@@ -274,14 +269,10 @@ def test_a_ruinous_int8_calibration_trips_the_gate_through_dvc_repro(repo, tmp_p
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(BLACK_CALIBRATION)
-    bin_dir = str(Path(sys.executable).parent)
-    env = os.environ | {
-        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
-    }
+    hooked = os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
     result = subprocess.run(
-        [os.path.join(bin_dir, "dvc"), "repro", "--force", "--single-item", "export"],
-        cwd=clone, env=env, capture_output=True, text=True,
+        dvc_command("repro", "--force", "--single-item", "export"),
+        cwd=clone, env=tool_env(PYTHONPATH=hooked), capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode != 0
     assert "points below fp32" in result.stdout + result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline import clone_run, dvc, git, stages_ran
+from tests.pipeline import committed_run, dvc, stages_ran
 
 pytestmark = pytest.mark.slow
 RUNS = (10, 11)  # benchmark.latency_runs: at least 10
@@ -21,7 +21,7 @@ TRAINED = ("models/checkpoints/cnn.pt", "reports/train/cnn/metrics.json")
 
 
 def test_a_queued_grid_runs_and_exp_show_lists_each_with_params_and_metrics(mnist_repo, tmp_path):
-    repo = _baseline(mnist_repo, tmp_path / "grid")
+    repo = committed_run(mnist_repo, tmp_path / "grid")
     # A grid over a benchmark setting: each queued run redoes only the benchmark and what reads
     # it, so the test shows the queue's mechanics without retraining (the README's grid of
     # epochs works the same way, only slower).
@@ -61,7 +61,7 @@ def test_two_queue_workers_give_what_the_same_runs_one_after_another_give(mnist_
     """`dvc queue start --jobs 2`, each worker on one thread, against `dvc exp run` of the same
     points in turn: the same metrics and the same checkpoint bytes (same params, data and thread
     count give the same results, whoever runs them beside whom)."""
-    repo = _baseline(mnist_repo, tmp_path / "grid")
+    repo = committed_run(mnist_repo, tmp_path / "grid")
     for lr in LEARNING_RATES:
         settings = ("-S", ONE_THREAD, "-S", f"train.lr={lr}")
         dvc(repo, "exp", "run", "--queue", "-n", f"queued-{lr}", *settings, TARGET)
@@ -77,15 +77,6 @@ def test_two_queue_workers_give_what_the_same_runs_one_after_another_give(mnist_
     for lr in LEARNING_RATES:
         assert results[f"queued-{lr}"] == results[f"serial-{lr}"], lr
     assert results["queued-0.05"] != results["queued-0.2"]  # the points differ: equality says so
-
-
-def _baseline(mnist_repo: Path, dest: Path) -> Path:
-    """A private copy of the shared run with that run committed: queued runs start from HEAD,
-    so they redo only what a param touches."""
-    repo = clone_run(mnist_repo, dest)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "baseline run")
-    return repo
 
 
 def _wait_for_queue(repo: Path, timeout_s: float = 600) -> tuple[str, int]:
