@@ -38,6 +38,16 @@ def test_defaults_are_valid():
 
 
 BAD_VALUES = [
+    ("corruptions.names", ["fog", "rotate"], "no corruption is called 'fog'"),
+    ("corruptions.names", ["fog"], "gaussian_noise, shot_noise, impulse_noise"),
+    ("corruptions.names", "most", "not `all` or a list"),
+    ("corruptions.names", ["jpeg", "jpeg"], "distinct"),
+    ("corruptions.severities", [0, 6], "each one of 1, 2, 3, 4, 5"),
+    ("corruptions.severities", ["mild"], "each one of 1, 2, 3, 4, 5"),
+    ("corruptions.images", 5, "10 to 10000"),
+    ("augment.noise_std", -1, "grey levels in [0, 128]"),
+    ("augment.contrast", 1, "[0, 1)"),
+    ("augment.scale", 0.9, "[0, 0.5]"),
     ("base.seed", -1, "greater than or equal to 0"),
     ("base.seed", "42", "valid integer"),
     ("base.seed", 4.5, "valid integer"),

@@ -97,6 +97,7 @@ def evaluation(val, test, params=1000, model="cnn"):
         "parameters": params,
         "flops_per_image": 2e6,
         "train_seconds": 10.0,
+        "corruptions": {"mean": test - 0.2},
     }
 
 
@@ -143,6 +144,20 @@ def evaluate(variant: str = "tiny", prepared: str = "prepared.npz") -> int:
     )
 
 
+def corruptions(variant: str = "tiny") -> int:
+    return run_stage(
+        "corruptions",
+        "--variant",
+        variant,
+        "--checkpoint",
+        f"models/checkpoints/{variant}.pt",
+        "--prepared",
+        "prepared.npz",
+        "--out",
+        f"reports/corruptions/{variant}.json",
+    )
+
+
 def compare() -> int:
     return run_stage(
         "compare",
@@ -150,6 +165,10 @@ def compare() -> int:
         "reports/evaluate",
         "--timings",
         "reports/train",
+        "--corruptions",
+        "reports/corruptions",
+        "--corruption-plot",
+        "reports/corruptions.png",
         "--checkpoints",
         "models/checkpoints",
         "--table",
@@ -175,6 +194,7 @@ def test_evaluate_then_compare_end_to_end(workdir):
     for variant in ("tiny", "flat"):
         train_tiny(variant)
         assert evaluate(variant) == 0
+        assert corruptions(variant) == 0
     out = workdir / "reports/evaluate/tiny"
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.25 < metrics["test"]["accuracy"] <= 1 and metrics["flops_per_image"] > 0
@@ -192,7 +212,10 @@ def test_evaluate_then_compare_end_to_end(workdir):
     assert summary["best"] == best["variant"] and summary["val"]["tiny"] == pytest.approx(
         json.loads((out / "metrics.json").read_text())["val"]["accuracy"]
     )
-    assert set(summary) == {"best", "best_val", "best_test", "val", "test", "f1"}
+    assert set(summary) == {"best", "best_val", "best_test", "val", "test", "f1", "corrupt"}
+    robust = json.loads((workdir / "reports/corruptions/tiny.json").read_text())
+    assert summary["corrupt"]["tiny"] == robust["mean"] and 0 < robust["mean"] < 1
+    assert "corruption_accuracy" in csv[0] and (workdir / "reports/corruptions.png").exists()
     curves = (workdir / "reports/curves.csv").read_text().splitlines()
     assert curves[0] == "variant,epoch,val_accuracy,val_loss"
     assert len(curves) == 1 + 3 + 2  # tiny trains 3 epochs, flat 2
@@ -201,6 +224,8 @@ def test_evaluate_then_compare_end_to_end(workdir):
     copies["models/best.pt"] = workdir / f"models/checkpoints/{best['variant']}.pt"
     for name in ("metrics.json", "per_class.json", "probabilities.npz"):
         copies[f"reports/best/{name}"] = chosen / name
+    robust_file = workdir / "reports/corruptions" / f"{best['variant']}.json"
+    copies["reports/best/corruptions.json"] = robust_file
     for copy, source in copies.items():  # byte for byte: DVC sees no change when nothing did
         assert (workdir / copy).read_bytes() == source.read_bytes(), copy
 
@@ -212,10 +237,17 @@ def test_missing_checkpoint_names_the_training_stage(workdir, capsys):
 
 def test_variant_without_evaluation_is_named(workdir, capsys):
     train_tiny("tiny")
-    assert evaluate("tiny") == 0
+    assert evaluate("tiny") == 0 and corruptions("tiny") == 0
     assert compare() == 1
     assert "dvc repro evaluate@flat" in capsys.readouterr().err
     assert not (workdir / "models/best.json").exists()
+
+
+def test_variant_without_corruption_results_is_named(workdir, capsys):
+    train_tiny("flat")  # the first variant compare reads (params.yaml's keys are sorted)
+    assert evaluate("flat") == 0
+    assert compare() == 1
+    assert "dvc repro corruptions@flat" in capsys.readouterr().err
 
 
 def test_empty_test_set_is_refused(workdir, capsys):

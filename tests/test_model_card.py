@@ -64,6 +64,13 @@ def assert_card_matches(card: str, evaluation: Path, benchmark: dict, export: di
             assert abs(number(speeds[engine][f"batch {batch} img/s"]) - rate) <= 0.5
         assert abs(number(speeds[engine]["test accuracy"]) - result["test_accuracy"]) <= 5e-5
     assert f"loses {export['int8_drop_points']:.2f} points" in card
+    robust = json.loads((evaluation / "corruptions.json").read_text())
+    assert f"Mean corruption accuracy: **{robust['mean']:.2%}**" in card
+    rows = {row["corruption"]: row for row in card_table(card, "Robustness to corruptions")}
+    assert set(rows) == set(robust["accuracy"])
+    for name, by_severity in robust["accuracy"].items():
+        for severity, accuracy in by_severity.items():
+            assert abs(number(rows[name][f"severity {severity}"]) - accuracy) <= 5e-4
     assert all(flag in card for flag in benchmark["cpu"]["flags"])
 
 
@@ -84,6 +91,8 @@ def _artifacts(root: Path, rng: np.random.Generator) -> dict:
         "test_accuracy": score(),
     }
     engines = {"pytorch_eager": engine(), "onnxruntime_fp32": engine()}
+    table = {name: {str(s): score() for s in (1, 3, 5)} for name in ("jpeg", "rotate", "stripes")}
+    robust = {"images": 40, "clean": score(), "mean": score(), "accuracy": table}
     benchmark = {"variant": "tiny", "engines": engines,
                  "cpu": {"machine": "x86_64", "flags": ["avx2", "avx512f"]},
                  "threads": {"torch": 2, "onnxruntime_intra_op": 2}}  # fmt: skip
@@ -101,6 +110,7 @@ def _artifacts(root: Path, rng: np.random.Generator) -> dict:
     for path, value in {
         "evaluate/tiny/metrics.json": metrics,
         "evaluate/tiny/per_class.json": per_class, "benchmark.json": benchmark,
+        "evaluate/tiny/corruptions.json": robust,
         "export.json": export, "confusion.json": confusion, "raw/manifest.json": manifest,
         "export_trust.json": export | _trust(score), "checks.json": checks,
     }.items():  # fmt: skip

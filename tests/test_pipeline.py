@@ -197,11 +197,14 @@ def test_the_documented_exp_show_fits_120_columns(repo, tmp_path):
     """The README's `dvc exp show`, right after a run and after two experiments on one param:
     the deciding metrics and the changed param in full, no column cut to `…`."""
     repo = committed_run(repo, tmp_path / "clone")
-    assert_legible(exp_show_at_120(repo), ["best", "best_test", "best_val", "val.cnn"])
+    assert_legible(
+        exp_show_at_120(repo), ["best", "best_test", "best_val", "val.cnn", "corrupt.cnn"]
+    )
     for epochs in (2, 3):
         dvc(repo, "exp", "run", "-S", f"variants.cnn.epochs={epochs}")
     table = exp_show_at_120(repo)
-    assert_legible(table, ["best", "best_test", "best_val", "val.cnn", "variants.cnn.epochs"])
+    shown = ["best", "best_test", "best_val", "val.cnn", "corrupt.cnn", "variants.cnn.epochs"]
+    assert_legible(table, shown)
     assert len(table.splitlines()) == 8  # 3 lines of header, workspace, main, 2 experiments, 1 rule
 
 
@@ -210,14 +213,21 @@ SHIPPING = {"export", "benchmark", "model_card", "label_issues", "explorer"}
 
 def variant_stages(variant: str) -> set[str]:
     """What a change to one variant reruns before the shipping stages: the report shows them all."""
-    return {f"train@{variant}", f"evaluate@{variant}", "compare", "report"}
+    return {
+        f"train@{variant}",
+        f"evaluate@{variant}",
+        f"corruptions@{variant}",
+        "compare",
+        "report",
+    }
 
 
 def test_an_experiment_reruns_only_what_it_changed(repo, tmp_path):
-    """Another variant's epochs rerun its train@ and evaluate@, compare and the report (which
-    shows every variant), nothing of the shipped model: the stages after compare read compare's
-    byte-for-byte copies of the chosen variant's checkpoint and evaluation, so the shipped ONNX
-    file and its noisy speed-up stay as they were. The chosen variant's epochs rerun them all.
+    """Another variant's epochs rerun its train@, evaluate@ and corruptions@, compare and the
+    report (which shows every variant), nothing of the shipped model: the stages after compare
+    read compare's byte-for-byte copies of the chosen variant's checkpoint and evaluation, so the
+    shipped ONNX file and its noisy speed-up stay as they were. The chosen variant's epochs rerun
+    them all.
 
     The other variant's learning rate is starved too, so that it stays behind the chosen one on
     any machine (30 validation images: a few more epochs could otherwise overtake it)."""

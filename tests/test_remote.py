@@ -57,11 +57,10 @@ def _assert_registry_round_trip(clone: Path, artifacts: dict, source: Path, out:
 
 def _assert_card_matches_its_sources(clone: Path) -> None:
     """The card `dvc repro` wrote for the real pipeline, against the files it read."""
-    variant = json.loads((clone / "models/best.json").read_text())["variant"]
     benchmark = json.loads((clone / "reports/benchmark.json").read_text())
     export = json.loads((clone / "reports/export/metrics.json").read_text())
     card = (clone / "reports/model_card.md").read_text()
-    assert_card_matches(card, clone / "reports/evaluate" / variant, benchmark, export)
+    assert_card_matches(card, clone / "reports/compare/best", benchmark, export)
     assert (clone / "reports/model_card/failures.png").is_file()
 
 

@@ -166,9 +166,14 @@ def _train_evaluate_compare(workdir, variants) -> None:
             "evaluate", "--variant", variant, "--checkpoint", f"ckpt/{variant}.pt",
             "--prepared", "prepared.npz", "--out", f"evaluate/{variant}",
         ) == 0  # fmt: skip
+        assert run_stage(
+            "corruptions", "--variant", variant, "--checkpoint", f"ckpt/{variant}.pt",
+            "--prepared", "prepared.npz", "--out", f"corruptions/{variant}.json",
+        ) == 0  # fmt: skip
     assert run_stage(
         "compare", "--evaluations", "evaluate", "--timings", "live", "--table", "board",
-        "--plot", "tradeoff.png",
+        "--plot", "tradeoff.png", "--corruptions", "corruptions",
+        "--corruption-plot", "corruptions.png",
         "--best", "best.json", "--summary", "summary.json", "--curves", "curves.csv",
         "--confusion", "confusion.json", "--checkpoints", "ckpt",
         "--best-checkpoint", "best.pt", "--best-evaluation", "best",
@@ -192,6 +197,7 @@ def _report(*extra: str) -> int:
     return run_stage(
         "report", "--prepared", "prepared.npz", "--checkpoints", "ckpt", "--best", "best.json",
         "--leaderboard", "board.csv", "--tradeoff", "tradeoff.png", "--train-reports", "live",
+        "--corruptions", "corruptions.png",
         "--evaluations", "evaluate", "--preview", "preview.png", "--html", "out/index.html",
         "--figures", "out/report", *extra,
     )  # fmt: skip
@@ -233,7 +239,7 @@ def test_report_stage_writes_every_section(workdir, capsys, channels, size):
     with Image.open(workdir / "out/report/samples.png") as image:
         assert image.size[1] > 200  # one row per class
     best = json.loads((workdir / "best.json").read_text())["variant"]
-    assert f"../evaluate/{best}/confusion.png" in page
+    assert f"../evaluate/{best}/confusion.png" in page and "../corruptions.png" in page
     # same inputs, same bytes: rerun and compare every figure and the page
     before = {p.name: p.read_bytes() for p in (workdir / "out/report").iterdir()}
     assert _report() == 0

@@ -33,6 +33,10 @@ COMMANDS = {
         "convnets.stages.evaluate",
         "evaluate one variant on the test and validation splits",
     ),
+    "corruptions": (
+        "convnets.stages.corruptions",
+        "accuracy of one variant on test images with noise, blur, shifts and more, by severity",
+    ),
     "compare": (
         "convnets.stages.compare",
         "compare every variant and choose the best by validation accuracy",

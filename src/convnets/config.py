@@ -26,6 +26,8 @@ from pydantic import (
 
 from convnets.data.datasets import DATASETS, get_dataset
 from convnets.errors import ConvnetsError
+from convnets.evaluation.corruption_suite import NAMES as CORRUPTION_NAMES
+from convnets.evaluation.corruption_suite import SEVERITIES
 from convnets.models.registry import MODELS, validate_options
 from convnets.threads import AUTO, resolve_threads
 
@@ -48,6 +50,30 @@ def _processes(value: Any) -> int | str:
 
 
 Processes = Annotated[int | Literal["auto"], PlainValidator(_processes)]
+
+
+def _corruption_names(value: Any) -> tuple[str, ...]:
+    """corruptions.names: `all`, or a list of suite names without repeats; one line if not."""
+    if value == "all":
+        return CORRUPTION_NAMES
+    if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value):
+        raise ValueError("not `all` or a list of distinct names")
+    unknown = [name for name in value if name not in CORRUPTION_NAMES]
+    if unknown:
+        raise ValueError(f"no corruption is called {', '.join(map(repr, unknown))}")
+    return tuple(value)
+
+
+def _severities(value: Any) -> tuple[int, ...]:
+    levels = value if isinstance(value, list) else []
+    known = all(type(v) is int and v in SEVERITIES for v in levels)
+    if levels and known and len(set(levels)) == len(levels):
+        return tuple(sorted(levels))
+    raise ValueError("not a list of distinct severities")
+
+
+CorruptionNames = Annotated[tuple[str, ...], PlainValidator(_corruption_names)]
+Severities = Annotated[tuple[int, ...], PlainValidator(_severities)]
 PROCESSES_HELP = "auto (one per CUDA device, else 1) or an integer in [1, 1024]"
 
 
@@ -129,6 +155,12 @@ class AugmentConfig(_Group):
     flip: bool = Field(description="true or false (false for digits: a flip changes them)")
     rotation_deg: float = Field(ge=0, le=45, description="degrees in [0, 45]")
     erasing_p: float = Field(ge=0, le=1, description="a probability in [0, 1]")
+    scale: float = Field(ge=0, le=0.5, description="a zoom range in [0, 0.5]")
+    distort_p: float = Field(ge=0, le=1, description="a probability in [0, 1]")
+    blur_sigma: float = Field(ge=0, le=4, description="pixels in [0, 4]")
+    contrast: float = Field(ge=0, lt=1, description="a number in [0, 1)")
+    brightness: float = Field(ge=0, le=255, description="grey levels in [0, 255]")
+    noise_std: float = Field(ge=0, le=128, description="grey levels in [0, 128]")
     preview: int = Field(ge=1, le=32, description="images in the preview grid, 1 to 32")
 
 
@@ -188,6 +220,16 @@ class EvaluateConfig(_Group):
     )
     mistakes: int = Field(ge=0, le=100, description="images in the mistakes grid, 0 to 100")
     batch_size: int = Field(ge=1, le=65536, description="an integer in [1, 65536]")
+
+
+class CorruptionsConfig(_Group):
+    images: int = Field(ge=10, le=10000, description="first test images corrupted, 10 to 10000")
+    severities: Severities = Field(
+        description="a list of distinct severities, each one of 1, 2, 3, 4, 5"
+    )
+    names: CorruptionNames = Field(
+        description=f"all, or a list of corruptions, each one of {', '.join(CORRUPTION_NAMES)}"
+    )
 
 
 class ExportConfig(_Group):
@@ -257,6 +299,7 @@ class Params(_Group):
     augment: AugmentConfig
     train: TrainConfig
     evaluate: EvaluateConfig
+    corruptions: CorruptionsConfig
     export: ExportConfig
     benchmark: BenchmarkConfig
     report: ReportConfig

@@ -50,6 +50,7 @@ def gather(inputs: CardInputs, max_int8_drop: float) -> dict:
         "model": description.model,
         "metrics": metrics,
         "per_class": io.read_json(inputs.evaluation / "per_class.json", producer="compare"),
+        "corruptions": io.read_json(inputs.evaluation / "corruptions.json", producer="compare"),
         "manifest": io.read_json(inputs.raw / MANIFEST, producer="download"),
         "classes": list(description.classes),
         "input": description.input,

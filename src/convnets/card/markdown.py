@@ -17,6 +17,7 @@ def render_card(facts: dict, failures_png: str) -> str:
         _intended(dataset, facts),
         _data(facts),
         _metrics(facts),
+        _corruptions(facts["corruptions"]),
     ]
     if facts["calibration"] is not None:
         parts.append(_calibration(facts["calibration"]))
@@ -107,6 +108,23 @@ def _metrics(facts: dict) -> str:
         + _table(["split", "accuracy", "macro F1", "loss"], overall)
         + "\n\nPer class, test split:\n\n"
         + _table(["class", "precision", "recall", "F1", "support"], per_class)
+    )
+
+
+def _corruptions(result: dict) -> str:
+    """Accuracy under each corruption and severity (stage corruptions, docs/corruptions.md)."""
+    severities = sorted(next(iter(result["accuracy"].values())), key=int)
+    rows = [
+        [name] + [f"{row[s]:.1%}" for s in severities]
+        for name, row in sorted(result["accuracy"].items(), key=lambda item: min(item[1].values()))
+    ]
+    return (
+        f"## Robustness to corruptions\n\nThe first {result['images']} test images, each changed "
+        f"in {len(rows)} ordinary ways (noise, blur, exposure, geometry, JPEG, occlusion) at "
+        f"severities {', '.join(severities)}, seeded, each image seen once (no test-time views). "
+        f"Mean corruption accuracy: **{result['mean']:.2%}**, against {result['clean']:.2%} on the "
+        "same images unchanged. Worst first; the strengths are in docs/corruptions.md.\n\n"
+        + _table(["corruption"] + [f"severity {s}" for s in severities], rows)
     )
 
 

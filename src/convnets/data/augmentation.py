@@ -3,8 +3,9 @@
 torchvision's v2 random transforms draw one set of parameters per call, so a batch tensor gets
 the same crop, flip and angle for every image. Here each image draws its own: crop offset, flip
 and rotation become one affine matrix per image, applied to the whole batch by one
-`affine_grid` + `grid_sample` call; random erasing is a per-image rectangle mask (as in
-torchvision's `RandomErasing`, Zhong et al. 2017).
+`affine_grid` + `grid_sample` call; blur, contrast, brightness and noise take one strength per
+image (`distortions`, shared with the corruption benchmark); random erasing is a per-image
+rectangle mask (as in torchvision's `RandomErasing`, Zhong et al. 2017).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from convnets.config import AugmentConfig
+from convnets.data import distortions
 
 
 @dataclass(frozen=True)
@@ -24,15 +26,52 @@ class AugmentSettings:
     flip: bool  # random horizontal flip, p = 0.5
     rotation_deg: float  # each image turns by a uniform angle in [-rotation_deg, rotation_deg]
     erasing_p: float  # probability that an image gets one random rectangle erased
+    scale: float = 0.0  # each image is zoomed by a uniform factor in [1 - scale, 1 + scale]
+    photometric: Photometric | None = None  # blur, contrast, brightness, noise
     erasing_scale: tuple[float, float] = (0.02, 0.2)  # erased area, as a fraction of the image
 
     @property
+    def moves(self) -> bool:
+        return bool(self.crop_padding or self.flip or self.rotation_deg or self.scale)
+
+    @property
     def is_identity(self) -> bool:
-        return not (self.crop_padding or self.flip or self.rotation_deg or self.erasing_p)
+        return not (self.moves or self.erasing_p or self.photometric)
 
     @classmethod
     def from_config(cls, cfg: AugmentConfig) -> AugmentSettings:
-        return cls(cfg.crop_padding, cfg.flip, cfg.rotation_deg, cfg.erasing_p)
+        photometric = Photometric(
+            cfg.distort_p, cfg.blur_sigma, cfg.contrast, cfg.brightness, cfg.noise_std
+        )
+        return cls(
+            cfg.crop_padding,
+            cfg.flip,
+            cfg.rotation_deg,
+            cfg.erasing_p,
+            cfg.scale,
+            photometric if photometric.active else None,
+        )
+
+
+@dataclass(frozen=True)
+class Photometric:
+    """An image is changed with probability `p`, by one of the changes whose limit is above 0,
+    at a uniform strength up to that limit: a batch keeps 1 - p of its pictures clean (the
+    model's clean accuracy depends on it) and the rest each blurred, faded, lit or noisy."""
+
+    p: float
+    blur_sigma: float  # pixels
+    contrast: float  # the factor about the image's mean falls to as low as 1 - contrast
+    brightness: float  # grey levels added or taken away
+    noise_std: float  # grey levels of white noise
+
+    @property
+    def limits(self) -> tuple[float, float, float, float]:
+        return (self.blur_sigma, self.contrast, self.brightness, self.noise_std)
+
+    @property
+    def active(self) -> bool:
+        return self.p > 0 and any(self.limits)
 
 
 def augment_batch(
@@ -42,8 +81,10 @@ def augment_batch(
     if settings.is_identity:
         return images.clone()
     out = images.float()
-    if settings.crop_padding or settings.flip or settings.rotation_deg:
+    if settings.moves:
         out = _affine(out, settings, generator)
+    if settings.photometric is not None:
+        out = _photometric(out, settings.photometric, generator)
     if settings.erasing_p:
         out = _erase(out, settings, generator)
     return out.round_().clamp_(0, 255).to(torch.uint8)
@@ -63,7 +104,8 @@ def _affine(images: torch.Tensor, settings: AugmentSettings, gen: torch.Generato
     mirror = torch.ones(n)
     if settings.flip:
         mirror = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
-    cos, sin = torch.cos(angle), torch.sin(angle)
+    zoom = _uniform(n, 1 - settings.scale, 1 + settings.scale, gen) if settings.scale else 1.0
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     theta = torch.stack(
         [
             torch.stack([cos * mirror, -sin, shift_x], dim=1),
@@ -72,8 +114,31 @@ def _affine(images: torch.Tensor, settings: AugmentSettings, gen: torch.Generato
         dim=1,
     )  # (N, 2, 3): output pixel -> input pixel, in [-1, 1] grid units
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    mode = "bilinear" if settings.rotation_deg else "nearest"  # shifts alone stay pixel-exact
+    # shifts alone stay pixel-exact
+    mode = "bilinear" if settings.rotation_deg or settings.scale else "nearest"
     return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
+
+
+def _photometric(images: torch.Tensor, change: Photometric, gen: torch.Generator):
+    n = len(images)
+    active = [i for i, limit in enumerate(change.limits) if limit]
+    chosen = torch.rand(n, generator=gen) < change.p
+    which = torch.tensor(active)[torch.randint(len(active), (n,), generator=gen)]
+    level = torch.rand(n, generator=gen)
+    signs = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    blur, fade, light, noise = (
+        level * limit * (chosen & (which == i)) for i, limit in enumerate(change.limits)
+    )
+    out = images
+    if change.blur_sigma:
+        out = distortions.gaussian_blur(out, blur)
+    if change.contrast:
+        out = distortions.contrast(out, 1 - fade).clamp_(0, 255)
+    if change.brightness:
+        out = distortions.brightness(out, signs * light).clamp_(0, 255)
+    if change.noise_std:
+        out = distortions.gaussian_noise(out, noise, gen)
+    return out
 
 
 def _erase(images: torch.Tensor, settings: AugmentSettings, gen: torch.Generator):

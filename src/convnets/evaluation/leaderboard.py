@@ -19,14 +19,18 @@ COLUMNS = [
     "test_accuracy",
     "test_macro_f1",
     "test_loss",
+    "corruption_accuracy",
     "parameters",
     "flops_per_image",
     "train_seconds",
 ]
 
 
-def read_evaluations(evaluations: Path, timings: Path, variants: list[str]) -> dict[str, dict]:
-    """Each variant's evaluate metrics, with its training wall time from train's timing.json.
+def read_evaluations(
+    evaluations: Path, timings: Path, corruptions: Path, variants: list[str]
+) -> dict[str, dict]:
+    """Each variant's evaluate metrics, with its training wall time from train's timing.json and
+    its mean corruption accuracy from the corruptions stage.
 
     Wall time lives beside the train metrics, not in them: it is not reproducible.
     """
@@ -34,7 +38,11 @@ def read_evaluations(evaluations: Path, timings: Path, variants: list[str]) -> d
     for name in variants:
         metrics = io.read_json(evaluations / name / "metrics.json", producer=f"evaluate@{name}")
         timing = io.read_json(timings / name / "timing.json", producer=f"train@{name}")
-        found[name] = metrics | {"train_seconds": timing["train_seconds"]}
+        robust = io.read_json(corruptions / f"{name}.json", producer=f"corruptions@{name}")
+        found[name] = metrics | {
+            "train_seconds": timing["train_seconds"],
+            "corruptions": robust,
+        }
     return found
 
 
@@ -48,6 +56,7 @@ def leaderboard(evaluations: dict[str, dict]) -> pd.DataFrame:
             "test_accuracy": m["test"]["accuracy"],
             "test_macro_f1": m["test"]["macro_f1"],
             "test_loss": _cross_entropy(m),
+            "corruption_accuracy": m["corruptions"]["mean"],
             "parameters": m["parameters"],
             "flops_per_image": m["flops_per_image"],
             "train_seconds": m["train_seconds"],
@@ -105,6 +114,7 @@ def to_markdown(table: pd.DataFrame) -> str:
         test_accuracy=table["test_accuracy"].map("{:.2%}".format),
         test_macro_f1=table["test_macro_f1"].map("{:.4f}".format),
         test_loss=table["test_loss"].map(_loss_cell),
+        corruption_accuracy=table["corruption_accuracy"].map("{:.2%}".format),
         parameters=table["parameters"].map("{:,}".format),
         flops_per_image=(table["flops_per_image"] / 1e6).map("{:.2f} M".format),
         train_seconds=table["train_seconds"].map("{:.0f}".format),

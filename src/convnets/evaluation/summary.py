@@ -1,7 +1,8 @@
 """The few numbers and curves that compare variants at a glance, for `dvc exp show` and plots.
 
 Each stage keeps its detailed files; `compare` distils them into a small declared metrics file
-(validation and test accuracy and test macro F1 per variant, and the chosen one), the validation
+(validation and test accuracy, test macro F1 and mean corruption accuracy per variant, and the
+chosen one), the validation
 curves of every variant in one long table, and the chosen variant's confusion data, so that
 `dvc exp show` reads in a terminal and `dvc plots show` draws the variants side by side.
 """
@@ -30,6 +31,7 @@ def decision_metrics(table: pd.DataFrame, best: dict) -> dict:
         "val": by_variant("val_accuracy"),
         "test": by_variant("test_accuracy"),
         "f1": by_variant("test_macro_f1"),  # macro F1 on the test split
+        "corrupt": by_variant("corruption_accuracy"),  # mean over the corruption suite
     }
 
 

@@ -62,7 +62,7 @@ def _section(section, heading: str) -> str:
 def leaderboard_table(table: pd.DataFrame) -> str:
     """The leaderboard with accuracies in percent and costs rounded for reading."""
     shown = table.copy()
-    for column in ("val_accuracy", "test_accuracy", "test_macro_f1"):
+    for column in ("val_accuracy", "test_accuracy", "test_macro_f1", "corruption_accuracy"):
         shown[column] = (shown[column] * 100).map("{:.2f}".format)
     shown["test_loss"] = shown["test_loss"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
     shown["parameters"] = shown["parameters"].map("{:,}".format)

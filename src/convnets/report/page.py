@@ -34,6 +34,7 @@ class ReportInputs:
     best: Path  # compare's best.json
     leaderboard: Path  # compare's CSV
     tradeoff: Path  # compare's accuracy/cost PNG
+    corruptions: Path  # compare's accuracy/severity PNG
     train_reports: Path  # folder of dvclive folders
     evaluations: Path  # folder of evaluate outputs
     preview: Path  # augment's preview PNG
@@ -144,6 +145,7 @@ def _results(inputs: ReportInputs, variants, leaderboard, best: dict) -> build.R
         best=best,
         confusion=inputs.evaluations / best["variant"] / "confusion.png",
         tradeoff=inputs.tradeoff,
+        corruptions=inputs.corruptions,
         benchmark=benchmark,
         benchmark_plot=plot,
     )

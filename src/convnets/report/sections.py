@@ -380,6 +380,7 @@ class Results:
     best: dict  # models/best.json
     confusion: Path  # the best variant's confusion PNG
     tradeoff: Path
+    corruptions: Path  # accuracy against corruption severity, one line per variant
     benchmark: dict | None  # reports/benchmark.json when present
     benchmark_plot: Path | None
 
@@ -390,13 +391,17 @@ def results_section(canvas: Canvas, results: Results) -> Section:
         "results",
         "Results",
         f"Every variant's training curves and the leaderboard (chosen: {best}, "
-        f"{results.best['reason']}), the chosen model's test confusion matrix and, when the "
-        "benchmark stage has run, inference speed of PyTorch and onnxruntime.",
+        f"{results.best['reason']}), accuracy on corrupted test images (docs/corruptions.md), "
+        "the chosen model's test confusion matrix and, when the benchmark stage has run, "
+        "inference speed of PyTorch and onnxruntime.",
     )
     fig = curves_figure(results.curves)
     section.figures.append(canvas.save(fig, "curves.png", "Training curves of every variant"))
     section.tables.append(leaderboard_table(results.leaderboard))
     section.figures.append(canvas.link(results.tradeoff, "Accuracy against cost"))
+    section.figures.append(
+        canvas.link(results.corruptions, "Accuracy on corrupted test images, by severity")
+    )
     section.figures.append(canvas.link(results.confusion, f"Test confusion matrix of {best}"))
     if results.benchmark is not None:
         section.tables.append(benchmark_table(results.benchmark))

@@ -10,25 +10,22 @@ from pathlib import Path
 
 from convnets import io
 from convnets.config import Params
-from convnets.evaluation.leaderboard import (
-    choose_best,
-    leaderboard,
-    read_evaluations,
-    write_leaderboard,
-)
+from convnets.evaluation import leaderboard as board
+from convnets.evaluation.best_copies import Sources, Targets, copy_best
 from convnets.evaluation.summary import decision_metrics, validation_curves
 from convnets.figures.results import tradeoff_figure
+from convnets.figures.severity import corruption_figure
 from convnets.figures.style import save_figure
 
 log = logging.getLogger(__name__)
-CONFUSION = Path("plots/sklearn/confusion_matrix.json")  # where evaluate's dvclive writes it
-BEST_EVALUATION = ("metrics.json", "per_class.json", "probabilities.npz")  # what later stages read
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--evaluations", type=Path, required=True, help="folder of evaluate output folders")
     add("--timings", type=Path, required=True, help="folder of train output folders (dvclive)")
+    add("--corruptions", type=Path, required=True, help="folder of <variant>.json (corruptions)")
+    add("--corruption-plot", type=Path, required=True, help="accuracy/severity PNG")
     add("--checkpoints", type=Path, required=True, help="folder of <variant>.pt")
     add("--table", type=Path, required=True, help="leaderboard path, no suffix")
     add("--plot", type=Path, required=True, help="accuracy/cost PNG")
@@ -42,19 +39,19 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params: Params) -> None:
     variants = list(params.variants)
-    table = leaderboard(read_evaluations(args.evaluations, args.timings, variants))
-    write_leaderboard(table, args.table)
+    found = board.read_evaluations(args.evaluations, args.timings, args.corruptions, variants)
+    table = board.leaderboard(found)
+    board.write_leaderboard(table, args.table)
     save_figure(tradeoff_figure(table), args.plot)
-    best = choose_best(table)
+    robust = {str(v): found[v]["corruptions"] for v in table["variant"]}
+    save_figure(corruption_figure(robust), args.corruption_plot)
+    best = board.choose_best(table)
     io.write_json(args.best, best)
     io.write_json(args.summary, decision_metrics(table, best))
     curves = validation_curves(args.timings, variants)
     with io.atomic_write(args.curves, "w") as handle:
         curves.to_csv(handle, index=False, float_format="%.6g")
-    variant, evaluation = best["variant"], args.evaluations / best["variant"]
-    io.read_json(evaluation / CONFUSION, producer=f"evaluate@{variant}")  # refuses a corrupt file
-    io.copy_file(evaluation / CONFUSION, args.confusion, f"evaluate@{variant}")
-    for name in BEST_EVALUATION:
-        io.copy_file(evaluation / name, args.best_evaluation / name, f"evaluate@{variant}")
-    io.copy_file(args.checkpoints / f"{variant}.pt", args.best_checkpoint, f"train@{variant}")
+    sources = Sources(args.evaluations, args.corruptions, args.checkpoints)
+    targets = Targets(args.confusion, args.best_evaluation, args.best_checkpoint)
+    copy_best(best["variant"], sources, targets)
     log.info("best: %s (%s)", best["variant"], best["reason"])

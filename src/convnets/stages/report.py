@@ -23,6 +23,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     add("--best", type=Path, required=True, help="best-variant JSON from compare")
     add("--leaderboard", type=Path, required=True, help="leaderboard CSV from compare")
     add("--tradeoff", type=Path, required=True, help="accuracy/cost PNG from compare")
+    add("--corruptions", type=Path, required=True, help="accuracy/severity PNG from compare")
     add("--train-reports", type=Path, required=True, help="folder of dvclive folders")
     add("--evaluations", type=Path, required=True, help="folder of evaluate outputs")
     add("--preview", type=Path, required=True, help="augmentation preview PNG")
@@ -37,7 +38,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: Params) -> None:
     settings = ReportSettings(**params.report.model_dump(), seed=params.base.seed)
     inputs = ReportInputs(
-        args.checkpoints, args.best, args.leaderboard, args.tradeoff, args.train_reports,
+        args.checkpoints, args.best, args.leaderboard, args.tradeoff, args.corruptions,
+        args.train_reports,
         args.evaluations, args.preview, args.benchmark, args.benchmark_plot, args.export_metrics,
         args.data_checks,
     )  # fmt: skip
