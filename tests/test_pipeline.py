@@ -198,12 +198,12 @@ def test_the_documented_exp_show_fits_120_columns(repo, tmp_path):
     the deciding metrics and the changed param in full, no column cut to `…`."""
     repo = committed_run(repo, tmp_path / "clone")
     assert_legible(
-        exp_show_at_120(repo), ["best", "best_test", "best_val", "val.cnn", "corrupt.cnn"]
+        exp_show_at_120(repo), ["best", "best_test", "best_val", "val.cnn", "best_corrupt"]
     )
     for epochs in (2, 3):
         dvc(repo, "exp", "run", "-S", f"variants.cnn.epochs={epochs}")
     table = exp_show_at_120(repo)
-    shown = ["best", "best_test", "best_val", "val.cnn", "corrupt.cnn", "variants.cnn.epochs"]
+    shown = ["best", "best_test", "best_val", "val.cnn", "best_corrupt", "variants.cnn.epochs"]
     assert_legible(table, shown)
     assert len(table.splitlines()) == 8  # 3 lines of header, workspace, main, 2 experiments, 1 rule
 
