@@ -128,6 +128,9 @@ def fashion_repo(tmp_path_factory) -> Path:
             "train.epochs": 1,
             "train.batch_size": 16,  # 34 steps in the epoch, not 5
             "augment.copies": 1,
+            # One epoch on 270 pictures learns too little when half of them are blurred, faded
+            # or noisy: its int8 copy then misses export's gate by a few of the 300 test images.
+            "augment.distort_p": 0.0,
             "variants": TINY_VARIANTS,
             "benchmark.latency_runs": 10,
             "benchmark.throughput_runs": 2,

@@ -24,6 +24,7 @@ from convnets.runtime import resolve_runtime
 from convnets.training.distributed import World
 from tests.conftest import QUADRANTS
 from tests.fakes import quadrant_images
+from tests.photo_like import resized
 from tests.test_training import settings
 
 
@@ -121,6 +122,27 @@ def test_every_common_format_and_mode_gives_the_true_label(suffix, model, pngs, 
     picture.convert("RGBA").save(rgba)
     assert top_label(capsys, target, path) == truth[1]
     assert top_label(capsys, rgba, path) == truth[1]
+
+
+def test_a_picture_saved_at_another_size_gets_the_label_of_the_original(
+    model, pngs, tmp_path, capsys
+):
+    """Quadrant pictures on black (the dataset's framing) saved at 28 to 512 pixels, grey or RGB,
+    PNG or JPEG, are only scaled back: each keeps its quadrant, so its label. Cropped to the
+    bright square instead, every one would be centred and lose it."""
+    _, path = model
+    _, images, truth = pngs
+    on_black = np.where(images > 100, images, 0).astype(np.uint8)[..., 0]
+    folder = tmp_path / "resized"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, image in enumerate(on_black):
+        picture, suffix = resized(image, rng)
+        picture.save(folder / f"{i:02d}{suffix}", quality=90)
+    code, out, _ = run(capsys, folder, "--model", path, "--json", "--top-k", "1")
+    assert code == 0
+    labels = [json.loads(line)["top_k"][0]["label"] for line in out.splitlines()]
+    assert labels == truth
 
 
 @pytest.mark.slow  # spawns a process

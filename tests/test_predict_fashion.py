@@ -17,7 +17,7 @@ from PIL import Image
 
 from convnets.data.datasets import get_dataset
 from convnets.data.decode import read_idx_split
-from tests.photo_like import photo_like, predict
+from tests.photo_like import agreement, photo_like, predict, resized
 
 pytestmark = pytest.mark.slow  # the shared pipeline run, and `convnets predict` in a subprocess
 
@@ -65,23 +65,40 @@ def test_ordinary_pictures_are_flagged_unsure_at_the_rate_export_measured(
     )
 
 
+def label_agreement(repo, images: np.ndarray, changed, folder) -> float:
+    """The share of `images` whose label through predict is that of the 28x28 PNG, once each is
+    saved as `changed(image)` gives it: (picture, suffix, JPEG quality)."""
+    plain, other = folder / "plain", folder / "changed"
+    plain.mkdir()
+    other.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(plain / f"{i:03d}.png")
+        picture, suffix, quality = changed(image)
+        picture.save(other / f"{i:03d}{suffix}", quality=quality)
+    return agreement(predict(repo, other), predict(repo, plain))
+
+
 def test_a_photo_of_a_garment_is_cropped_to_it_and_keeps_its_label(fashion_repo, fresh, tmp_path):
     """photo_like inverts the garment, scales it to 90-169 pixels and darkens it onto a 200x240
     light grey canvas at a random offset, as a JPEG. Only inversion, the crop to the object and
     the level stretch bring it back to the dataset's framing; padded whole, the garment would
     be 10 to 19 pixels tall in the model's 28."""
-    plain, photos = tmp_path / "plain", tmp_path / "photos"
-    plain.mkdir()
-    photos.mkdir()
     rng = np.random.default_rng(1)
-    for i, image in enumerate(fresh[:PHOTOS]):
-        Image.fromarray(image).save(plain / f"{i:02d}.png")
-        photo_like(image, rng).save(photos / f"{i:02d}.jpg", quality=85)
-    as_is = [row["top_k"][0]["label"] for row in predict(fashion_repo, plain)]
-    photographed = [row["top_k"][0]["label"] for row in predict(fashion_repo, photos)]
-    same = np.mean([a == b for a, b in zip(as_is, photographed, strict=True)])
+    photo = lambda image: (photo_like(image, rng), ".jpg", 85)  # noqa: E731
+    same = label_agreement(fashion_repo, fresh[:PHOTOS], photo, tmp_path)
     # The photo's label against the model's own label for the picture as the dataset has it (the
     # tiny model is right 40% of the time either way, and wrong alike). Measured on this run's
     # model: 82 to 85% the same; with the crop skipped (the object's box always the whole
     # photo), 14%. At least 60%: 4 standard errors below 83% for 50 photos, 8 above 14%.
     assert same >= 0.6, f"{same:.0%} of {PHOTOS} photos kept their label (at least 60% wanted)"
+
+
+def test_a_test_image_saved_at_another_size_mostly_keeps_its_label(fashion_repo, fresh, tmp_path):
+    """The dataset's own picture at 28 to 512 pixels, grey or RGB, PNG or JPEG (tests/photo_like).
+    The run's one-epoch model is unsure of most pictures, so the blur of scaling twice flips some
+    labels; the framing itself is tested in test_predict.py, on a model that depends on it."""
+    rng = np.random.default_rng(2)
+    same = label_agreement(fashion_repo, fresh[:200], lambda i: (*resized(i, rng), 90), tmp_path)
+    # Measured on this run's model: 94.5% of 200 (94.0% when cropped to the garment: this model
+    # cannot tell). The default VGG keeps 97.9% of 1,000 (docs/predict.md).
+    assert same >= 0.85, f"{same:.0%} of 200 resized pictures kept their label"

@@ -49,7 +49,7 @@ def _impulse(x, fraction, gen):
 
 
 def _motion_blur(x, length, gen):
-    """The mean of `length`-pixel-long streak of copies, in one random direction per image."""
+    """The mean of 7 copies spread along a streak `length` pixels long, one direction per image."""
     n, taps = len(x), 7
     angle = torch.rand(n, generator=gen) * torch.pi
     steps = torch.linspace(-0.5, 0.5, taps) * _px(x, length)
