@@ -17,7 +17,7 @@ from convnets.onnx import convert, parity, quantize, sessions, shipping
 from convnets.onnx.metadata import INPUT, ModelDescription
 from convnets.predict import load_classifier, predict
 from tests.conftest import QUADRANTS, run_stage
-from tests.test_evaluation import compare, evaluate, train_tiny
+from tests.test_evaluation import compare, corruptions, evaluate, train_tiny
 
 DIGITS_AUROC = 0.9  # the tiny quadrant model tells digits from its data (measured: 1.0)
 
@@ -40,7 +40,7 @@ EXPORT_ARGS = [
 def compared(workdir):
     for variant in ("tiny", "flat"):
         train_tiny(variant)
-        assert evaluate(variant) == 0
+        assert evaluate(variant) == 0 and corruptions(variant) == 0
     assert compare() == 0
     return workdir
 

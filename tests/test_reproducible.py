@@ -55,10 +55,11 @@ def test_force_repro_repeats_every_result_bit_for_bit(mnist_repo, tmp_path):
 
     result = dvc(mnist_repo, "repro", "--force", "export")
 
-    upstream = ("download", "prepare", "augment", "train@", "evaluate@", "compare", "export")
+    upstream = ("download", "prepare", "augment", "train@", "evaluate@", "corruptions@", "compare",
+                "export")  # fmt: skip
     stages = dvc(mnist_repo, "stage", "list", "--name-only").stdout.split()
     forced = [stage for stage in stages if stage.startswith(upstream)]
-    assert result.stdout.count("Running stage") == len(forced) == 2 * 2 + 5
+    assert result.stdout.count("Running stage") == len(forced) == 3 * 2 + 5
     after = digests(mnist_repo)
     assert sorted(after) == sorted(before)
     assert [name for name in before if before[name] != after[name]] == []

@@ -24,12 +24,10 @@ def decision_metrics(table: pd.DataFrame, best: dict) -> dict:
     def by_variant(column: str) -> dict[str, float]:
         return {str(row["variant"]): float(row[column]) for _, row in table.iterrows()}
 
-    chosen = table[table["variant"] == best["variant"]].iloc[0]
     return {
         "best": best["variant"],
         "best_val": best["val_accuracy"],
         "best_test": best["test_accuracy"],
-        "best_corrupt": float(chosen["corruption_accuracy"]),  # its mean corruption accuracy
         "val": by_variant("val_accuracy"),
         "test": by_variant("test_accuracy"),
         "f1": by_variant("test_macro_f1"),  # macro F1 on the test split
