@@ -80,7 +80,9 @@ def trusted(folder, metrics: dict, meta: dict) -> None:
     temperature = json.loads(meta["convnets.temperature"])
     assert metrics["calibration"]["temperature"] == temperature > 0
     test = metrics["calibration"]["test"]
-    assert 0 <= test["after"]["ece"] <= 1 and test["after"]["nll"] > 0
+    # >= 0: the toy model may separate the test images perfectly, and then the fitted
+    # temperature sharpens every probability to 1.0 in float32
+    assert 0 <= test["after"]["ece"] <= 1 and test["after"]["nll"] >= 0
     sets = metrics["ood"]["sets"]
     assert set(sets) == {"digits", "photo_crops", "uniform_noise", "gaussian_noise", "blank"}
     assert sets["digits"]["auroc"][metrics["ood"]["score"]] > DIGITS_AUROC
