@@ -323,6 +323,8 @@ def test_conv_feature_maps_and_prepared_uploads_equal_python(browser, fashion, t
         "paper.png": _on_paper(x_test[3][..., 0], (90, 100), (5, 30), light=True),
         # dark background, noisy, wider than tall
         "noisy.png": _on_paper(x_test[5][..., 0], (70, 100), (8, 3), light=False),
+        # the dataset's framing at another size, wider than tall: read back (photos.read_back)
+        "enlarged.png": Image.fromarray(x_test[0][..., 0]).resize((150, 75), Image.BICUBIC),
     }
     with visiting(browser, site) as visit:
         visit.wait_ready()

@@ -13,7 +13,8 @@ one whose object already spans its width or height; one already at the model's s
 answer must equal the evaluate path's; and, for grey models, one already light on the dataset's
 black background (its border within `BLACK` levels of 0, unlike a photo's dark cloth), which is
 the dataset's own framing at another size: a crop by threshold would trim the faint edges of a
-garment and enlarge it, and its answer must be the dataset image's.
+garment and enlarge it, and its answer must be the dataset image's. Such a picture is read back
+near the centres of the dataset's pixels (`read_back`), not averaged over whole neighbourhoods.
 An image with nothing but background is reported as such, so `predict` can call it unsure.
 
 numpy and Pillow only: `convnets predict` imports this and must start without torch.
@@ -21,6 +22,7 @@ numpy and Pillow only: `convnets predict` imports this and must start without to
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,8 @@ MIN_CONTRAST = 32  # grey levels (0-255) a pixel must differ from the background
 SPREAD = 4.0  # ... or this many median absolute deviations of the border, if larger (noise, JPEG)
 MIN_SHARE = 0.01  # a row or column counts as object when this share (or 1 pixel) differs
 BLACK = 8  # grey levels: a border this close to black is the dataset's own (not a dark cloth)
+READ_WIDTH = 0.25  # read_back's kernel unit: this share of a dataset pixel (at least 1 pixel)
+LOBES = 3  # ... and its lobes each side: Lanczos-3
 
 
 class PictureError(Exception):
@@ -127,6 +131,8 @@ def prepare(
             if grey:  # MNIST-style data have a black background: stretch the levels to it
                 image, background = to_black(image, float(background[0])), np.zeros(1)
     fill = tuple(int(v) for v in background) if not grey else int(background[0])
+    if framed and image.size != (width, height):
+        image = read_back(image, *contained_size(image.width, image.height, width, height))
     if image.size != (width, height):
         image = ImageOps.pad(image, (width, height), color=fill)
     array = np.asarray(image, dtype=np.uint8)
@@ -135,6 +141,71 @@ def prepare(
     # of one colour is empty.
     found = box is not None if grey else float(np.ptp(pixels)) > MIN_CONTRAST
     return Prepared(array[..., None] if grey else array, found)
+
+
+def read_back(image: Image.Image, width: int, height: int) -> Image.Image:
+    """A grey picture of the dataset's framing at another size, at (width, height): each pixel
+    read near a dataset pixel's centre, by a Lanczos kernel a quarter of that pixel wide.
+
+    Enlarging resizers (nearest, bilinear, bicubic, Lanczos) keep each original pixel's value at
+    its centre, so reading there gives it back: mean error 0.3 grey levels on Fashion-MNIST test
+    images enlarged by bicubic to 28 to 512 px, against 5.2 for Pillow's antialiased shrink,
+    whose kernel spans two pixels each side and blurs the garment's edges enough to change 2.1%
+    of the answers. Lanczos rather than a plain mean, so a picture enlarged only a little (31 px)
+    is interpolated between its samples well. The browser's port (prepare.mjs `readBack`) sums
+    the same products in the same order in doubles.
+    """
+    pixels = np.asarray(image, dtype=np.float64)
+    rows = _lanczos_taps(pixels.shape[0], height)
+    cols = _lanczos_taps(pixels.shape[1], width)
+    across = sum(weights * pixels[:, index] for index, weights in cols)  # (H_in, width)
+    down = sum(weights[:, None] * across[index] for index, weights in rows)  # (height, width)
+    return Image.fromarray(np.clip(np.round(down), 0, 255).astype(np.uint8))
+
+
+def _lanczos_taps(size: int, to_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per tap: (source index, weight) for every output, (to_size,) each, weights summing to 1.
+
+    Taps are in source order and padded with zero weights, so summing over them adds the same
+    products in the same order as the browser's loop.
+    """
+    scale = size / to_size
+    radius = max(READ_WIDTH * scale, 1.0)
+    taps = []
+    for out in range(to_size):
+        centre = (out + 0.5) * scale
+        first = max(math.floor(centre - LOBES * radius - 0.5), 0)
+        last = min(math.ceil(centre + LOBES * radius + 0.5), size)
+        weights = [lanczos((k + 0.5 - centre) / radius) for k in range(first, last)]
+        total = 0.0
+        for weight in weights:
+            total += weight
+        taps.append((first, [weight / total for weight in weights]))
+    longest = max(len(weights) for _, weights in taps)
+    index = np.array([[min(first + t, size - 1) for t in range(longest)] for first, _ in taps])
+    weight = np.array([weights + [0.0] * (longest - len(weights)) for _, weights in taps])
+    return [(index[:, t], weight[:, t]) for t in range(longest)]
+
+
+def lanczos(x: float) -> float:
+    """The Lanczos kernel with LOBES lobes: sinc(x) sinc(x / LOBES) inside them, else 0."""
+    if x == 0.0:
+        return 1.0
+    if abs(x) >= LOBES:
+        return 0.0
+    px = math.pi * x
+    return LOBES * math.sin(px) * math.sin(px / LOBES) / (px * px)
+
+
+def contained_size(width: int, height: int, to_width: int, to_height: int) -> tuple[int, int]:
+    """The size ImageOps.pad scales a picture to before centring it: the aspect kept, fitted
+    (at least one pixel, where Pillow would leave a sliver of a picture out)."""
+    ratio, target = width / height, to_width / to_height
+    if ratio > target:
+        return to_width, max(round(height / width * to_width), 1)
+    if ratio < target:
+        return max(round(width / height * to_height), 1), to_height
+    return to_width, to_height
 
 
 def to_black(image: Image.Image, background: float) -> Image.Image:

@@ -53,7 +53,8 @@ export function prepare(img, height, width, grey, invert, keepFraming = true) {
     }
   }
   const fill = background.map((v) => Math.trunc(v));
-  if (!(img.width === width && img.height === height)) img = pad(img, width, height, fill);
+  const resample = framed ? readBack : resize;
+  if (!(img.width === width && img.height === height)) img = pad(img, width, height, fill, resample);
   const found = grey ? box !== null : ptp(pixels) > MIN_CONTRAST;
   return { pixels: img.data, found };
 }
@@ -168,8 +169,8 @@ export function roundHalfEven(v) {
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** ImageOps.pad with BICUBIC: contain (keep the aspect), then centre on `fill`. */
-export function pad(img, width, height, fill) {
+/** ImageOps.pad with BICUBIC (or `resample`): contain (keep the aspect), then centre on `fill`. */
+export function pad(img, width, height, fill, resample = resize) {
   let [w, h] = [width, height];
   const ratio = img.width / img.height;
   const dest = width / height;
@@ -177,7 +178,7 @@ export function pad(img, width, height, fill) {
     if (ratio > dest) h = roundHalfEven((img.height / img.width) * width);
     else w = roundHalfEven((img.width / img.height) * height);
   }
-  const resized = resize(img, Math.max(w, 1), Math.max(h, 1));
+  const resized = resample(img, Math.max(w, 1), Math.max(h, 1));
   if (resized.width === width && resized.height === height) return resized;
   const c = img.channels;
   const out = new Uint8Array(width * height * c);
@@ -189,6 +190,63 @@ export function pad(img, width, height, fill) {
     out.set(row, ((y + y0) * width + x0) * c);
   }
   return image(width, height, c, out);
+}
+
+export const READ_WIDTH = 0.25; // readBack's kernel unit, in dataset pixels (at least 1 pixel)
+export const LOBES = 3; // ... and its lobes each side: Lanczos-3
+
+/** photos.read_back: a grey picture read near the centres of the dataset's pixels by a Lanczos
+ * kernel a quarter of a pixel wide, in doubles, summed in the order numpy sums them. */
+export function readBack(img, width, height) {
+  if (img.width === width && img.height === height) return img;
+  const cols = lanczosTaps(img.width, width);
+  const across = new Float64Array(img.height * width);
+  for (let y = 0; y < img.height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [first, weights] = cols[x];
+      let sum = 0;
+      for (let t = 0; t < weights.length; t++) sum += weights[t] * img.data[y * img.width + first + t];
+      across[y * width + x] = sum;
+    }
+  }
+  const rows = lanczosTaps(img.height, height);
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const [first, weights] = rows[y];
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      for (let t = 0; t < weights.length; t++) sum += weights[t] * across[(first + t) * width + x];
+      out[y * width + x] = Math.min(255, Math.max(0, roundHalfEven(sum)));
+    }
+  }
+  return image(width, height, 1, out);
+}
+
+function lanczosTaps(size, toSize) {
+  const scale = size / toSize;
+  const radius = Math.max(READ_WIDTH * scale, 1.0);
+  const taps = [];
+  for (let out = 0; out < toSize; out++) {
+    const centre = (out + 0.5) * scale;
+    const first = Math.max(Math.floor(centre - LOBES * radius - 0.5), 0);
+    const last = Math.min(Math.ceil(centre + LOBES * radius + 0.5), size);
+    const weights = [];
+    let total = 0.0;
+    for (let k = first; k < last; k++) {
+      const weight = lanczos((k + 0.5 - centre) / radius);
+      weights.push(weight);
+      total += weight;
+    }
+    taps.push([first, weights.map((weight) => weight / total)]);
+  }
+  return taps;
+}
+
+function lanczos(x) {
+  if (x === 0.0) return 1.0;
+  if (Math.abs(x) >= LOBES) return 0.0;
+  const px = Math.PI * x;
+  return (LOBES * Math.sin(px) * Math.sin(px / LOBES)) / (px * px);
 }
 
 const PRECISION_BITS = 32 - 8 - 2;
