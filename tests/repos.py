@@ -41,6 +41,8 @@ TINY_RUN = {
     "report.patch_images": 100,  # the report's searches and projections, at token sizes
     "report.projection_images": 40,
     "report.ascent_steps": 4,
+    **{"report.channels": 2, "report.attributions": 2, "report.samples_per_class": 2},
+    "corruptions.severities": [1, 3, 5],  # every corruption still, at three of the five levels
 }
 
 
@@ -113,7 +115,15 @@ TINY_VARIANTS = {
     },
 }
 
-TINY_REPORT = {"report.patch_images": 100, "report.projection_images": 60, "report.ascent_steps": 4}
+TINY_REPORT = {  # the report's searches, projections and figures at token sizes; 3 severities
+    "report.patch_images": 100,
+    "report.projection_images": 60,
+    "report.ascent_steps": 4,
+    "report.channels": 2,
+    "report.attributions": 2,
+    "report.samples_per_class": 2,
+    "corruptions.severities": [1, 3, 5],
+}
 
 
 @pytest.fixture(scope="session")

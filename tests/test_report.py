@@ -189,7 +189,7 @@ def _add_variant(workdir, name: str, variant: dict) -> None:
 def _small_report(workdir) -> None:
     """Fewer ascent steps and points: the figures' content matters here, not their polish."""
     params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["report"].update(ascent_steps=4, projection_images=24, attributions=2)
+    params["report"].update(ascent_steps=4, projection_images=24, attributions=2, channels=2)
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
 
 
