@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
     StringConstraints,
     ValidationError,
@@ -72,8 +73,13 @@ def _severities(value: Any) -> tuple[int, ...]:
     raise ValueError("not a list of distinct severities")
 
 
-CorruptionNames = Annotated[tuple[str, ...], PlainValidator(_corruption_names)]
-Severities = Annotated[tuple[int, ...], PlainValidator(_severities)]
+# Tuples in the program, lists when recorded (JSON has no tuples: pydantic warns otherwise).
+CorruptionNames = Annotated[
+    tuple[str, ...], PlainValidator(_corruption_names), PlainSerializer(list, return_type=list)
+]
+Severities = Annotated[
+    tuple[int, ...], PlainValidator(_severities), PlainSerializer(list, return_type=list)
+]
 PROCESSES_HELP = "auto (one per CUDA device, else 1) or an integer in [1, 1024]"
 
 
